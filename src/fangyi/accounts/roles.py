@@ -1,0 +1,54 @@
+"""Roles (REQUIREMENTS §2) and what each may do.
+
+A role is a job; a capability is one thing the system allows. Views and services ask for a
+capability (`user.can(Capability.REVEAL_PERSONAL_DATA)`), never for a role, so the mapping
+below is the one place where a job's rights are decided.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class RoleCode(models.TextChoices):
+    COMMANDER = "commander", _("指挥部领导")
+    CDC_EPIDEMIOLOGIST = "cdc_epidemiologist", _("疾控流调人员")
+    CDC_REVIEWER = "cdc_reviewer", _("疾控审核人员")
+    CLINICIAN = "clinician", _("临床医生/报告人")
+    LAB_STAFF = "lab_staff", _("检验人员")
+    STREET_WORKER = "street_worker", _("街道/社区工作人员")
+    GRID_WORKER = "grid_worker", _("网格员")
+    FACILITY_STAFF = "facility_staff", _("隔离场所工作人员")
+    SCHOOL_DOCTOR = "school_doctor", _("校医")
+    PHARMACY_CLERK = "pharmacy_clerk", _("药店店员")
+    SUPPLIES_OFFICER = "supplies_officer", _("物资管理员")
+    ADMIN = "admin", _("系统管理员")
+
+
+class Capability(models.TextChoices):
+    VIEW_PERSONS = "view_persons", _("查看人员")
+    EDIT_PERSONS = "edit_persons", _("登记和修改人员")
+    REVEAL_PERSONAL_DATA = "reveal_personal_data", _("查看完整证件号和电话")
+    EXPORT_DATA = "export_data", _("导出数据")
+    VIEW_AUDIT = "view_audit", _("查看审计日志")
+    MANAGE_USERS = "manage_users", _("管理用户")
+
+
+C = Capability
+ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
+    RoleCode.COMMANDER: frozenset({C.VIEW_PERSONS}),
+    RoleCode.CDC_EPIDEMIOLOGIST: frozenset(
+        {C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA}
+    ),
+    RoleCode.CDC_REVIEWER: frozenset({C.VIEW_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA}),
+    RoleCode.CLINICIAN: frozenset({C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA}),
+    RoleCode.LAB_STAFF: frozenset({C.VIEW_PERSONS}),
+    RoleCode.STREET_WORKER: frozenset(
+        {C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA}
+    ),
+    RoleCode.GRID_WORKER: frozenset({C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA}),
+    RoleCode.FACILITY_STAFF: frozenset({C.VIEW_PERSONS, C.REVEAL_PERSONAL_DATA}),
+    RoleCode.SCHOOL_DOCTOR: frozenset({C.VIEW_PERSONS}),
+    RoleCode.PHARMACY_CLERK: frozenset(),
+    RoleCode.SUPPLIES_OFFICER: frozenset(),
+    RoleCode.ADMIN: frozenset(Capability.values),
+}

@@ -1,0 +1,67 @@
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Count, Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+
+from fangyi.accounts.roles import Capability
+from fangyi.core.access import public
+from fangyi.core.models import AccessLog, JobHeartbeat
+from fangyi.core.tasks import HEARTBEAT
+from fangyi.geo.models import Organisation, Region
+from fangyi.people.models import Person
+
+
+def home(request):
+    user = request.user
+    persons = Person.objects.visible_to(user).aggregate(
+        total=Count("id"),
+        resident=Count("id", filter=Q(category=Person.Category.RESIDENT)),
+        floating=Count("id", filter=Q(category=Person.Category.FLOATING)),
+        key=Count("id", filter=Q(category=Person.Category.KEY)),
+    )
+    regions = Region.objects.visible_to(user).aggregate(
+        villages=Count("id", filter=Q(level=Region.Level.VILLAGE)),
+        grids=Count("id", filter=Q(level=Region.Level.GRID)),
+    )
+    key_group_persons = (
+        Person.objects.visible_to(user).filter(key_groups__isnull=False).distinct().count()
+    )
+    context = {
+        "persons": persons,
+        "regions": regions,
+        "key_group_persons": key_group_persons,
+        "organisations": Organisation.objects.visible_to(user).count(),
+    }
+    return render(request, "core/home.html", context)
+
+
+def access_log(request):
+    if not request.user.can(Capability.VIEW_AUDIT):
+        raise Http404
+    entries = AccessLog.objects.visible_to(request.user).select_related("actor")
+    if action := request.GET.get("action"):
+        entries = entries.filter(action=action)
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "core/access_log.html",
+        {"page": page, "actions": AccessLog.Action.choices, "action": action},
+    )
+
+
+@staff_member_required
+def status(request):
+    context = {
+        "heartbeat": JobHeartbeat.objects.filter(name=HEARTBEAT).first(),
+        "job_backend": "Redis" if settings.REDIS_URL else "SQLite",
+        "database": connection.vendor,
+    }
+    return render(request, "core/status.html", context)
+
+
+@public
+def healthz(request):
+    return HttpResponse("ok", content_type="text/plain")

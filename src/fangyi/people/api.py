@@ -1,0 +1,135 @@
+from datetime import date
+
+from django.http import Http404
+from ninja import Field, Router, Schema
+from ninja.errors import HttpError
+from ninja.pagination import PageNumberPagination, paginate
+
+from fangyi.accounts.roles import Capability
+from fangyi.core.access import get_visible_or_404
+from fangyi.core.api_errors import form_errors
+from fangyi.people import services
+from fangyi.people.filters import PersonFilterForm
+from fangyi.people.forms import PersonForm
+from fangyi.people.models import Person
+
+router = Router(tags=["persons"])
+
+
+class PersonOut(Schema):
+    id: int
+    name: str
+    id_type: str
+    id_number: str = Field(description="masked unless revealed")
+    phone: str = Field(description="masked unless revealed")
+    sex: str
+    birth_date: date | None
+    grid: int = Field(description="region id of the person's grid")
+    grid_name: str
+    category: str
+    address: str
+    workplace: str
+    key_groups: list[str]
+    revealed: bool = False
+
+
+class PersonIn(Schema):
+    name: str
+    id_type: Person.IdType = Person.IdType.RESIDENT_ID
+    id_number: str = ""
+    phone: str = ""
+    grid: int
+    sex: Person.Sex | None = None
+    birth_date: date | None = None
+    nationality: str = "中国"
+    address: str = ""
+    category: Person.Category = Person.Category.RESIDENT
+    workplace: str = ""
+    key_groups: list[str] = Field(default_factory=list, description="key group codes")
+
+
+class ValidationErrorOut(Schema):
+    detail: list[dict]
+    existing_person: int | None = None
+
+
+def person_out(person: Person, revealed: dict | None = None) -> dict:
+    return {
+        "id": person.pk,
+        "name": person.name,
+        "id_type": person.id_type,
+        "id_number": revealed["id_number"] if revealed else person.id_number_masked,
+        "phone": revealed["phone"] if revealed else person.phone_masked,
+        "sex": person.sex,
+        "birth_date": person.birth_date,
+        "grid": person.grid_id,
+        "grid_name": person.grid.full_name,
+        "category": person.category,
+        "address": person.address,
+        "workplace": person.workplace,
+        "key_groups": [g.code for g in person.key_groups.all()],
+        "revealed": revealed is not None,
+    }
+
+
+def visible_duplicate(user, duplicate: Person | None) -> int | None:
+    """Point to the existing record only when the caller may see it."""
+    if duplicate is None or not Person.objects.visible_to(user).filter(pk=duplicate.pk).exists():
+        return None
+    return duplicate.pk
+
+
+def require(request, capability: str) -> None:
+    if not request.user.can(capability):
+        raise Http404
+
+
+@router.get("/persons", response=list[PersonOut])
+@paginate(PageNumberPagination, page_size=50)
+def list_persons(
+    request,
+    search: str = "",
+    region: int | None = None,
+    category: str = "",
+    key_group: str = "",
+):
+    """Persons in the caller's jurisdiction. `search`: name, pinyin or initials (zs),
+    last 4 digits of ID or phone, a full ID or phone number."""
+    require(request, Capability.VIEW_PERSONS)
+    filters = PersonFilterForm(
+        {"q": search, "region": region, "category": category, "key_group": key_group},
+        user=request.user,
+    )
+    persons = filters.persons().select_related("grid").prefetch_related("key_groups")
+    if search.isascii() and search.isalpha():
+        persons = persons.order_by("name_pinyin", "id")
+    return [person_out(p) for p in persons]
+
+
+@router.get("/persons/{person_id}", response=PersonOut)
+def get_person(request, person_id: int, reveal: bool = False):
+    """`reveal=true` returns the ID number and phone in full (logged; needs the right)."""
+    require(request, Capability.VIEW_PERSONS)
+    person = get_visible_or_404(Person, request.user, pk=person_id)
+    if not reveal:
+        return person_out(person)
+    if not request.user.can(Capability.REVEAL_PERSONAL_DATA):
+        raise HttpError(403, "Your role may not reveal personal data / 您的角色无权查看完整信息")
+    return person_out(person, services.reveal_personal_data(request.user, person, via="api"))
+
+
+@router.post("/persons", response={201: PersonOut, 422: ValidationErrorOut})
+def create_person(request, payload: PersonIn):
+    require(request, Capability.EDIT_PERSONS)
+    data = {k: v for k, v in payload.dict().items() if v is not None}
+    form = PersonForm(data, user=request.user)
+    if not form.is_valid():
+        return 422, {
+            "detail": form_errors(form),
+            "existing_person": visible_duplicate(request.user, form.duplicate_of),
+        }
+    try:
+        person = services.create_person(request.user, form.cleaned_data)
+    except services.DuplicatePersonError as error:
+        raise HttpError(409, f"duplicate of person {error.existing.pk}") from None
+    return 201, person_out(person)

@@ -1,0 +1,96 @@
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from fangyi.accounts.roles import Capability
+from fangyi.core.access import get_visible_or_404
+from fangyi.core.audit import history_of
+from fangyi.core.excel import xlsx_response
+from fangyi.people import services
+from fangyi.people.exports import PERSON_EXPORT_COLUMNS, person_export_rows
+from fangyi.people.filters import PersonFilterForm
+from fangyi.people.forms import PersonForm
+from fangyi.people.models import Person
+
+
+def require(user, capability: str) -> None:
+    if not user.can(capability):
+        raise Http404
+
+
+def person_list(request):
+    require(request.user, Capability.VIEW_PERSONS)
+    filters = PersonFilterForm(request.GET, user=request.user)
+    persons = filters.persons().select_related("grid")
+    if filters.is_valid() and filters.cleaned_data.get("q") and filters.cleaned_data["q"].isascii():
+        persons = persons.order_by("name_pinyin", "id")
+    page = Paginator(persons, settings.PERSON_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"filters": filters, "page": page, "query": query.urlencode()}
+    partial = (
+        request.headers.get("HX-Request") and request.headers.get("HX-Target") == "person-table"
+    )
+    template = "people/partials/person_table.html" if partial else "people/person_list.html"
+    return render(request, template, context)
+
+
+def person_export(request):
+    require(request.user, Capability.EXPORT_DATA)
+    filters = PersonFilterForm(request.GET, user=request.user)
+    persons = filters.persons().select_related("grid").prefetch_related("key_groups")
+    persons = persons[: settings.EXPORT_MAX_ROWS]
+    rows = person_export_rows(persons)
+    services.log_export(
+        request.user,
+        label=_("人员名单"),
+        rows=len(rows),
+        filters=filters.applied(),
+        request=request,
+    )
+    return xlsx_response(_("人员名单"), PERSON_EXPORT_COLUMNS, rows, filename="persons.xlsx")
+
+
+def person_detail(request, pk: int):
+    require(request.user, Capability.VIEW_PERSONS)
+    person = get_visible_or_404(Person, request.user, pk=pk)
+    context = {
+        "person": person,
+        "history": history_of(person)[:100],
+        "can_reveal": request.user.can(Capability.REVEAL_PERSONAL_DATA),
+        "can_edit": request.user.can(Capability.EDIT_PERSONS),
+    }
+    return render(request, "people/person_detail.html", context)
+
+
+@require_POST
+def person_reveal(request, pk: int):
+    require(request.user, Capability.REVEAL_PERSONAL_DATA)
+    person = get_visible_or_404(Person, request.user, pk=pk)
+    revealed = services.reveal_personal_data(request.user, person, request=request)
+    return render(request, "people/partials/identity.html", {"person": person, **revealed})
+
+
+def person_create(request):
+    require(request.user, Capability.EDIT_PERSONS)
+    form = PersonForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        person = services.create_person(request.user, form.cleaned_data)
+        messages.success(request, _("已登记：%(name)s") % {"name": person.name})
+        return redirect("person_detail", pk=person.pk)
+    return render(request, "people/person_form.html", {"form": form})
+
+
+def person_edit(request, pk: int):
+    require(request.user, Capability.EDIT_PERSONS)
+    person = get_visible_or_404(Person, request.user, pk=pk)
+    form = PersonForm(request.POST or None, instance=person, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        services.update_person(request.user, person, form.cleaned_data)
+        messages.success(request, _("已保存修改。"))
+        return redirect("person_detail", pk=person.pk)
+    return render(request, "people/person_form.html", {"form": form, "person": person})

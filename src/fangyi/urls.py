@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from fangyi.api import api
+from fangyi.core.access import public
+
+urlpatterns = [
+    path("", include("fangyi.core.urls")),
+    path("accounts/", include("fangyi.accounts.urls")),
+    path("persons/", include("fangyi.people.urls")),
+    path("i18n/setlang/", public(set_language), name="set_language"),
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+]
