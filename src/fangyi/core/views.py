@@ -1,6 +1,5 @@
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
@@ -8,6 +7,7 @@ from django.shortcuts import render
 
 from fangyi.accounts.roles import Capability
 from fangyi.core.access import public
+from fangyi.core.paging import paginate
 from fangyi.core.models import AccessLog, JobHeartbeat
 from fangyi.core.tasks import HEARTBEAT
 from fangyi.geo.models import Organisation, Region

@@ -257,12 +257,14 @@ def region_tree(
     n_towns = townships - n_streets
     n_xiang = n_towns // 3  # the last towns are 乡 (rural townships)
 
-    used_stems: set[str] = {COUNTY_NAME[:2]}
-    used_names: set[str] = set()  # villages and communities, unique county-wide
+    used_stems: set[str] = {COUNTY_NAME[:2], ""}
+    used_names: set[str] = {""}  # villages and communities, unique county-wide
 
     def syllable_stem(attempt: int) -> str:
         a = _SYL_A[int(rnd() * len(_SYL_A))]
         b = _SYL_B[int(rnd() * len(_SYL_B))]
+        if a == b:
+            return ""  # rejected by _unique_name (empty names are pre-marked as used)
         if attempt > 2000:
             return a + b + _SYL_B[attempt % len(_SYL_B)]
         return a + b
@@ -270,14 +272,19 @@ def region_tree(
     def village_stem(attempt: int) -> str:
         if rnd() < 0.3:
             s = _VILLAGE_SURNAMES[int(rnd() * len(_VILLAGE_SURNAMES))]
-            return s + "家" + _SYL_B[int(rnd() * len(_SYL_B))]
+            b = _SYL_B[int(rnd() * len(_SYL_B))]
+            return "" if s == b else s + "家" + b
         return syllable_stem(attempt)
 
     def community_stem(attempt: int) -> str:
         w = _COMMUNITY_WORDS[int(rnd() * len(_COMMUNITY_WORDS))]
         if attempt > 500:
             return w + syllable_stem(attempt)
-        return w + ("新村", "花园", "家园", "路", "里")[int(rnd() * 5)]
+        u = rnd()
+        if u < 0.4:
+            return w
+        suffix = ("新村", "花园", "家园", "路", "里")[int(rnd() * 5)]
+        return "" if w[-1] == suffix[0] else w + suffix
 
     for t in range(townships):
         if t < n_streets:
@@ -420,9 +427,9 @@ _GROUP_WORKPLACES: dict[str, tuple[str, ...]] = {
         f"{_C}第二人民医院",
         f"{_C}妇幼保健院",
         f"{_C}疾病预防控制中心",
-        "城关社区卫生服务中心",
-        "青石镇卫生院",
-        "柳溪镇卫生院",
+        f"{_C}城区社区卫生服务中心",
+        f"{_C}急救中心",
+        f"{_C}第三人民医院",
     ),
     "cold_chain": (
         "浙西冷链物流有限公司",
@@ -437,9 +444,9 @@ _GROUP_WORKPLACES: dict[str, tuple[str, ...]] = {
         f"{_C}第二中学",
         f"{_C}实验小学",
         f"{_C}职业技术学校",
-        "城关中心幼儿园",
-        "青石镇中心小学",
-        "柳溪镇中学",
+        f"{_C}机关幼儿园",
+        f"{_C}第二实验小学",
+        f"{_C}城南中学",
     ),
     "delivery": ("顺达快递云溪网点", f"{_C}邮政分公司", "云溪同城配送中心", "速达外卖配送站"),
     "public_transport": (
@@ -449,11 +456,11 @@ _GROUP_WORKPLACES: dict[str, tuple[str, ...]] = {
         "云溪城乡公交公司",
     ),
     "market_vendor": (
-        "城关农贸市场",
-        "城东农贸市场",
+        f"{_C}中心农贸市场",
+        "云溪东门农贸市场",
         f"{_C}水产批发市场",
         f"{_C}蔬菜批发市场",
-        "青石镇集贸市场",
+        "云溪城南菜市场",
     ),
 }
 _GROUP_CUM = tuple(accumulate((8, 5, 3, 9, 8, 4, 7)))  # relative weights of KEY_GROUPS
@@ -503,7 +510,7 @@ _PUBLIC_WORKPLACES = (
     f"{_C}市场监督管理局",
     f"{_C}融媒体中心",
 )
-_COMPANY_COMPOUNDS = [
+_RESIDENTIAL_COMPOUNDS = [
     "锦绣花园",
     "阳光小区",
     "金桥苑",
@@ -568,11 +575,35 @@ _P_FLOATING_HH = 0.155  # -> ~13% of persons (floating households are smaller)
 _P_KEY_BASE = 0.015
 _P_KEY_TAGGED = 0.10
 _P_TAG_ADULT = 0.085  # of ages 20-60 -> ~5% of all persons
-_P_NO_ID_UNDER3 = 0.55  # -> ~1.5% of persons without any ID
+_P_NO_ID_UNDER3 = 0.3  # -> ~1.5% of persons without any ID
 _P_PASSPORT = 0.005
 
 # Address layout of a community building: 3 units x 11 floors x 2 flats.
 _FLATS_PER_BUILDING = 66
+
+
+@functools.cache
+def _date_tables() -> tuple[int, tuple[datetime.date, ...], tuple[str, ...], tuple[int, ...]]:
+    """Birth-date lookup tables indexed by ``ordinal - base``, up to REFERENCE_DATE.
+
+    Returns (base ordinal, date objects, "YYYYMMDD" strings, check-digit partial
+    sums). Starts 400 days before the oldest possible birth date so that the
+    order-code overflow handling (moving a birth date a day earlier) has room.
+    """
+    ref_ord = REFERENCE_DATE.toordinal()
+    base_ord = ref_ord - int((MAX_AGE + 1) * 365.2425) - 400
+    w = _ID_WEIGHTS[6:14]
+    objs, strs, sums = [], [], []
+    for o in range(base_ord, ref_ord + 1):
+        d = datetime.date.fromordinal(o)
+        y, m, dd = d.year, d.month, d.day
+        objs.append(d)
+        strs.append(f"{y:04d}{m:02d}{dd:02d}")
+        sums.append(
+            w[0] * (y // 1000) + w[1] * (y // 100 % 10) + w[2] * (y // 10 % 10) + w[3] * (y % 10)
+            + w[4] * (m // 10) + w[5] * (m % 10) + w[6] * (dd // 10) + w[7] * (dd % 10)
+        )  # fmt: skip
+    return base_ord, tuple(objs), tuple(strs), tuple(sums)
 
 
 def persons(
@@ -618,7 +649,7 @@ def persons(
         tail = g[-3:]
         grid_no.append(int(tail) if tail.isdigit() and int(tail) > 0 else i + 1)
         if flat:
-            prefix += _COMPANY_COMPOUNDS[int(r() * len(_COMPANY_COMPOUNDS))]
+            prefix += _RESIDENTIAL_COMPOUNDS[int(r() * len(_RESIDENTIAL_COMPOUNDS))]
         grid_prefix.append(prefix)
     grid_households = [0] * len(grid_codes)
 
@@ -633,17 +664,8 @@ def persons(
     n_other = len(OTHER_BIRTHPLACE_CODES)
 
     # Birth dates by day index (ordinal - base): date object, YYYYMMDD, partial sum.
+    base_ord, date_objs, date_strs, date_sums = _date_tables()
     ref_ord = REFERENCE_DATE.toordinal()
-    base_ord = ref_ord - int((MAX_AGE + 1) * 365.2425) - 400
-    date_objs = []
-    date_strs = []
-    date_sums = []
-    for o in range(base_ord, ref_ord + 1):
-        d = datetime.date.fromordinal(o)
-        s = f"{d.year:04d}{d.month:02d}{d.day:02d}"
-        date_objs.append(d)
-        date_strs.append(s)
-        date_sums.append(_weighted_sum(s, 6))
     ref_idx = ref_ord - base_ord
     seq_table = _SEQ_TABLE
     check_chars = _ID_CHECK
@@ -770,7 +792,7 @@ def persons(
                 )
 
             # ---- phone ---------------------------------------------------------
-            if age < 12 or (age < 16 and r() < 0.5) or (age >= 85 and r() < 0.5):
+            if age < 6 or (age < 14 and r() < 0.35) or (age >= 85 and r() < 0.3):
                 phone = ""
             else:
                 while True:
@@ -850,30 +872,32 @@ def _compose_household(r, size: int, floating: bool) -> list[tuple[int, bool, in
         if floating:
             head_age = ui(r, 22, 45)
         else:
-            head_age = ui(r, 22, 35) if r() < 0.3 else ui(r, 50, 85)
+            u = r()
+            head_age = ui(r, 22, 35) if u < 0.25 else ui(r, 50, 72) if u < 0.85 else ui(r, 73, 90)
     elif size == 3:
-        kids, head_age = 1, ui(r, 25, 55)
+        kids, head_age = 1, ui(r, 27, 60)
     elif size == 4:
         if r() < 0.6:
-            kids, head_age = 2, ui(r, 28, 55)
+            kids, head_age = 2, ui(r, 30, 58)
         else:
-            kids, elders, head_age = 1, 1, ui(r, 27, 50)
+            kids, elders, head_age = 1, 1, ui(r, 28, 52)
     else:
         u = r()
         if u < 0.5:
-            kids, elders, head_age = 2, 1, ui(r, 28, 50)
+            kids, elders, head_age = 2, 1, ui(r, 30, 52)
         elif u < 0.8:
-            kids, elders, head_age = 1, 2, ui(r, 26, 48)
+            kids, elders, head_age = 1, 2, ui(r, 28, 48)
         else:
-            kids, head_age = 3, ui(r, 30, 55)
+            kids, head_age = 3, ui(r, 33, 58)
 
     spouse_age = max(18, min(MAX_AGE, head_age - ui(r, -2, 5)))
     members = [(_HEAD, True, head_age), (_SPOUSE, False, spouse_age)]
     if kids:
-        age = _first_child_age(r, min(head_age, spouse_age))
+        # Oldest child first; siblings at least two years apart.
+        age = max(2 * (kids - 1), _first_child_age(r, min(head_age, spouse_age)))
         members.append((_CHILD, r() < 0.52, age))
-        for _ in range(kids - 1):
-            age = max(0, age - ui(r, 1, 7))
+        for later in range(kids - 2, -1, -1):
+            age = max(2 * later, age - ui(r, 2, 7))
             members.append((_CHILD, r() < 0.52, age))
     if elders:
         age = min(MAX_AGE, head_age + ui(r, 22, 33))
@@ -886,4 +910,8 @@ def _compose_household(r, size: int, floating: bool) -> list[tuple[int, bool, in
 
 
 def _first_child_age(r, parent_age: int) -> int:
-    return max(0, parent_age - _uniform_int(r, 22, 36))
+    """Age of the oldest child: the parent was 23-36 at birth (when possible)."""
+    hi = min(36, parent_age)
+    if hi < 23:
+        return _uniform_int(r, 0, 2)
+    return parent_age - _uniform_int(r, 23, hi)

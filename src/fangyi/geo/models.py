@@ -55,10 +55,14 @@ class Region(models.Model):
         return self.name
 
     def save(self, *args, **kwargs):
+        self.fill_derived()
+        super().save(*args, **kwargs)
+
+    def fill_derived(self) -> None:
+        """Path and full name from the parent (also called before bulk inserts)."""
         self.path = (self.parent.path if self.parent else "") + self.code + PATH_SEPARATOR
         above = self.parent.full_name if self.parent and self.parent.parent_id else ""
         self.full_name = f"{above} {self.name}".strip()
-        super().save(*args, **kwargs)
 
     def clean(self):
         from django.core.exceptions import ValidationError

@@ -72,13 +72,6 @@ def person_out(person: Person, revealed: dict | None = None) -> dict:
     }
 
 
-def visible_duplicate(user, duplicate: Person | None) -> int | None:
-    """Point to the existing record only when the caller may see it."""
-    if duplicate is None or not Person.objects.visible_to(user).filter(pk=duplicate.pk).exists():
-        return None
-    return duplicate.pk
-
-
 def require(request, capability: str) -> None:
     if not request.user.can(capability):
         raise Http404
@@ -126,7 +119,7 @@ def create_person(request, payload: PersonIn):
     if not form.is_valid():
         return 422, {
             "detail": form_errors(form),
-            "existing_person": visible_duplicate(request.user, form.duplicate_of),
+            "existing_person": form.duplicate_of and form.duplicate_of.pk,
         }
     try:
         person = services.create_person(request.user, form.cleaned_data)

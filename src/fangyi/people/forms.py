@@ -56,6 +56,7 @@ class PersonForm(forms.ModelForm):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        # The registered person holding the same number, when the user may see them.
         self.duplicate_of: Person | None = None
         self.fields["grid"].queryset = (
             Region.objects.visible_to(user).filter(level=Region.Level.GRID).order_by("path")
@@ -102,10 +103,17 @@ class PersonForm(forms.ModelForm):
             if not data.get("birth_date"):
                 self.add_error("birth_date", _("没有身份证号码时，请填写出生日期。"))
         if data.get("id_number"):
-            self.duplicate_of = services.find_duplicate(data["id_number"], exclude=self.instance)
-            if self.duplicate_of is not None:
-                self.add_error(
-                    "id_number",
-                    ValidationError(_("该证件号码已登记，不能重复登记。"), code="duplicate"),
-                )
+            self._refuse_duplicate(data["id_number"])
         return data
+
+    def _refuse_duplicate(self, id_number: str) -> None:
+        existing = services.find_duplicate(id_number, exclude=self.instance)
+        if existing is None:
+            return
+        if Person.objects.visible_to(self.user).filter(pk=existing.pk).exists():
+            self.duplicate_of = existing
+            message = _("该证件号码已登记，不能重复登记。")
+        else:
+            # Another jurisdiction's record: say it exists, but show nothing of it.
+            message = _("该证件号码已在其他辖区登记，请联系上级单位核实。")
+        self.add_error("id_number", ValidationError(message, code="duplicate"))

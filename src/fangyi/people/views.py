@@ -1,6 +1,5 @@
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -10,6 +9,7 @@ from fangyi.accounts.roles import Capability
 from fangyi.core.access import get_visible_or_404
 from fangyi.core.audit import history_of
 from fangyi.core.excel import xlsx_response
+from fangyi.core.paging import paginate
 from fangyi.people import services
 from fangyi.people.exports import PERSON_EXPORT_COLUMNS, person_export_rows
 from fangyi.people.filters import PersonFilterForm
@@ -28,10 +28,8 @@ def person_list(request):
     persons = filters.persons().select_related("grid")
     if filters.is_valid() and filters.cleaned_data.get("q") and filters.cleaned_data["q"].isascii():
         persons = persons.order_by("name_pinyin", "id")
-    page = Paginator(persons, settings.PERSON_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"filters": filters, "page": page, "query": query.urlencode()}
+    page, query = paginate(request, persons, settings.PERSON_PAGE_SIZE)
+    context = {"filters": filters, "page": page, "query": query}
     partial = (
         request.headers.get("HX-Request") and request.headers.get("HX-Target") == "person-table"
     )
