@@ -45,7 +45,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     RoleCode.STREET_WORKER: frozenset(
         {C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA}
     ),
-    RoleCode.GRID_WORKER: frozenset({C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA}),
+    RoleCode.GRID_WORKER: frozenset(
+        {C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA}
+    ),
     RoleCode.FACILITY_STAFF: frozenset({C.VIEW_PERSONS, C.REVEAL_PERSONAL_DATA}),
     RoleCode.SCHOOL_DOCTOR: frozenset({C.VIEW_PERSONS}),
     RoleCode.PHARMACY_CLERK: frozenset(),

@@ -40,6 +40,9 @@ class ChangeLog(models.Model):
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["content_type", "object_id", "-at"])]
 
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()} {self.object_repr}"
+
 
 class AccessLog(models.Model):
     """A reveal of personal data in full, or an export: PIPL requires both be traceable."""
@@ -72,6 +75,9 @@ class AccessLog(models.Model):
         verbose_name_plural = _("访问记录")
         ordering = ["-at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()} {self.object_repr}"
+
 
 class JobHeartbeat(models.Model):
     """Last run of each periodic job, so an admin can see the job consumer is alive."""
@@ -83,3 +89,6 @@ class JobHeartbeat(models.Model):
     class Meta:
         verbose_name = _("后台任务心跳")
         verbose_name_plural = _("后台任务心跳")
+
+    def __str__(self) -> str:
+        return self.name

@@ -7,8 +7,8 @@ from django.shortcuts import render
 
 from fangyi.accounts.roles import Capability
 from fangyi.core.access import public
-from fangyi.core.paging import paginate
 from fangyi.core.models import AccessLog, JobHeartbeat
+from fangyi.core.paging import paginate
 from fangyi.core.tasks import HEARTBEAT
 from fangyi.geo.models import Organisation, Region
 from fangyi.people.models import Person
@@ -44,12 +44,9 @@ def access_log(request):
     entries = AccessLog.objects.visible_to(request.user).select_related("actor")
     if action := request.GET.get("action"):
         entries = entries.filter(action=action)
-    page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "core/access_log.html",
-        {"page": page, "actions": AccessLog.Action.choices, "action": action},
-    )
+    page, query = paginate(request, entries, 50)
+    context = {"page": page, "query": query, "actions": AccessLog.Action.choices, "action": action}
+    return render(request, "core/access_log.html", context)
 
 
 @staff_member_required

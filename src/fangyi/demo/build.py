@@ -158,7 +158,9 @@ def create_organisations(regions: dict[str, Region]) -> list[Organisation]:
 def create_places(regions: dict[str, Region]) -> None:
     Place.objects.bulk_create(
         Place(
-            type=kind, name=pattern.format(name=region.name), region=region,
+            type=kind,
+            name=pattern.format(name=region.name),
+            region=region,
             address=f"{region.full_name}{kind.label}",
         )
         for region in regions.values()
@@ -196,8 +198,12 @@ def create_users(regions: dict[str, Region], organisations: list[Organisation]) 
         region = scopes[demo.scope]
         organisation = _organisation_for(organisations, demo.organisation_type, region)
         user = User.objects.create(
-            username=demo.username, password=password, region=region, organisation=organisation,
-            last_name=demo.last_name, first_name=demo.first_name,
+            username=demo.username,
+            password=password,
+            region=region,
+            organisation=organisation,
+            last_name=demo.last_name,
+            first_name=demo.first_name,
             is_staff=demo.role == RoleCode.ADMIN,
         )
         user.roles.add(roles[demo.role])
@@ -207,7 +213,9 @@ def create_users(regions: dict[str, Region], organisations: list[Organisation]) 
 
 def _organisation_for(organisations, kind: str, region: Region) -> Organisation | None:
     """The organisation of that type closest above the region (grid → village → township)."""
-    candidates = [o for o in organisations if o.type == kind and region.path.startswith(o.region.path)]
+    candidates = [
+        o for o in organisations if o.type == kind and region.path.startswith(o.region.path)
+    ]
     return max(candidates, key=lambda o: len(o.region.path), default=None)
 
 
@@ -219,9 +227,7 @@ def insert_person_rows(rows: list[synth.PersonRow], regions: dict[str, Region]) 
     }
     existing = set(Household.objects.filter(code__in=households).values_list("code", flat=True))
     Household.objects.bulk_create([h for k, h in households.items() if k not in existing])
-    household_ids = dict(
-        Household.objects.filter(code__in=households).values_list("code", "id")
-    )
+    household_ids = dict(Household.objects.filter(code__in=households).values_list("code", "id"))
     persons = [person_from_row(row, regions, household_ids) for row in rows]
     Person.objects.bulk_create(persons)
     key_groups = dict(KeyGroup.objects.values_list("code", "id"))
@@ -237,11 +243,17 @@ def person_from_row(
     row: synth.PersonRow, regions: dict[str, Region], household_ids: dict[str, int]
 ) -> Person:
     person = Person(
-        name=row.name, name_pinyin=row.name_pinyin, name_initials=row.name_initials,
-        id_type=row.id_type, sex=row.sex, birth_date=row.birth_date,
+        name=row.name,
+        name_pinyin=row.name_pinyin,
+        name_initials=row.name_initials,
+        id_type=row.id_type,
+        sex=row.sex,
+        birth_date=row.birth_date,
         nationality="" if row.id_type == Person.IdType.PASSPORT else "中国",
-        address=row.address, grid=regions[row.grid_code],
-        household_id=household_ids.get(row.household_key), category=row.category,
+        address=row.address,
+        grid=regions[row.grid_code],
+        household_id=household_ids.get(row.household_key),
+        category=row.category,
         workplace=row.workplace,
     )
     person.set_id_number(row.id_number)

@@ -711,10 +711,8 @@ def persons(
         produced += len(members)
 
         # Birthplace of the family and surname of its head.
-        if floating:
-            home = other_region()
-        else:
-            home = 0 if r() < 0.95 else other_region()
+        # (floating: born elsewhere; resident: 95% born locally)
+        home = other_region() if floating or r() >= 0.95 else 0
         family_surname = surname_idx()
         category_default = "floating" if floating else "resident"
 

@@ -45,7 +45,8 @@ def _apply(person: Person, data: dict[str, Any]) -> list[str]:
     """Copy validated data onto the person; return the database columns that changed."""
     changed = []
     for field in PLAIN_FIELDS:
-        if field in data and getattr(person, field) != data[field]:
+        # getattr with a default: an unset foreign key raises an AttributeError subclass.
+        if field in data and getattr(person, field, None) != data[field]:
             setattr(person, field, data[field])
             changed.append(field)
     if "name" in changed or not person.name_pinyin:

@@ -1,0 +1,51 @@
+"""The canonical test world: the demo county, built once per session through the real
+builder, with the demo users (county_admin, street_a, street_b, grid_a1, grid_b1…)."""
+
+import pytest
+from django.test import Client
+
+from fangyi.accounts.models import User
+from fangyi.demo.build import build_demo
+from fangyi.people.models import Person
+
+WORLD_PERSONS = 3000
+WORLD_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        build_demo(persons=WORLD_PERSONS, seed=WORLD_SEED)
+
+
+@pytest.fixture
+def users(db) -> dict[str, User]:
+    return {u.username: u for u in User.objects.select_related("region")}
+
+
+def login(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def client_for(users):
+    """client_for("grid_a1") → a logged-in test client."""
+    return lambda username: login(users[username])
+
+
+@pytest.fixture
+def person_of(users):
+    """A person inside the named user's jurisdiction (holding a resident ID and a phone)."""
+
+    def pick(username: str) -> Person:
+        return (
+            Person.objects.visible_to(users[username])
+            .filter(id_type=Person.IdType.RESIDENT_ID)
+            .exclude(phone_encrypted="")
+            .order_by("id")
+            .first()
+        )
+
+    return pick
