@@ -66,8 +66,13 @@ def test_create_person_returns_masked_person(users, client_for):
     client = client_for("grid_a1")
     response = client.post(
         "/api/persons",
-        {"name": "王五", "id_number": resident_id(), "phone": "13912340000",
-         "grid": users["grid_a1"].region_id, "key_groups": ["cold_chain"]},
+        {
+            "name": "王五",
+            "id_number": resident_id(),
+            "phone": "13912340000",
+            "grid": users["grid_a1"].region_id,
+            "key_groups": ["cold_chain"],
+        },
         content_type="application/json",
     )
     assert response.status_code == 201, response.content
@@ -99,7 +104,8 @@ def test_session_api_writes_need_csrf(users):
     client = Client(enforce_csrf_checks=True)
     client.force_login(users["grid_a1"])
     response = client.post(
-        "/api/persons", {"name": "x", "grid": users["grid_a1"].region_id},
+        "/api/persons",
+        {"name": "x", "grid": users["grid_a1"].region_id},
         content_type="application/json",
     )
     assert response.status_code in (401, 403)

@@ -23,7 +23,9 @@ def ids_in_html(content: bytes) -> set[int]:
 
 def ids_in_export(content: bytes) -> set[int]:
     sheet = load_workbook(io.BytesIO(content)).active
-    return {row[0] for row in sheet.iter_rows(min_row=2, values_only=True) if isinstance(row[0], int)}
+    return {
+        row[0] for row in sheet.iter_rows(min_row=2, values_only=True) if isinstance(row[0], int)
+    }
 
 
 @pytest.mark.parametrize(("me", "other"), SIBLINGS + [(b, a) for a, b in SIBLINGS])
@@ -86,8 +88,14 @@ def test_county_sees_both_sides(users, client_for):
 def test_grid_worker_cannot_register_a_person_in_another_grid(users, client_for):
     response = client_for("grid_a1").post(
         "/persons/new/",
-        {"name": "张三", "id_type": "none", "birth_date": "2020-01-01", "sex": "male",
-         "grid": users["grid_b1"].region_id, "category": "resident"},
+        {
+            "name": "张三",
+            "id_type": "none",
+            "birth_date": "2020-01-01",
+            "sex": "male",
+            "grid": users["grid_b1"].region_id,
+            "category": "resident",
+        },
     )
     assert response.status_code == 200
     assert "所选网格不存在或不在您的管辖范围内" in response.content.decode()

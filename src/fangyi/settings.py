@@ -198,5 +198,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("FANGYI_LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    # huey's consumer logs through its own handler.
+    "loggers": {"axes": {"level": "WARNING"}, "huey": {"propagate": False}},
 }

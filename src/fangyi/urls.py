@@ -5,6 +5,7 @@ from django.views.i18n import set_language
 from fangyi.api import api
 from fangyi.core.access import public
 
+
 def api_urls():
     """ninja authenticates each call itself (token or session), so the login redirect of
     LoginRequiredMiddleware must not stand in front of it."""

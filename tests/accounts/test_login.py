@@ -26,9 +26,7 @@ def test_wrong_password_gets_a_chinese_message_then_lockout(users):
     assert "已暂时锁定" in locked.content.decode()
     users["grid_b1"].set_password("right-password-1")
     users["grid_b1"].save(update_fields=["password"])
-    still = client.post(
-        "/accounts/login/", {"username": "grid_b1", "password": "right-password-1"}
-    )
+    still = client.post("/accounts/login/", {"username": "grid_b1", "password": "right-password-1"})
     assert "已暂时锁定" in still.content.decode()
 
 

@@ -199,19 +199,19 @@ def login(browser, e2e_server) -> Iterator[Callable]:
         context.close()
 
 
-def api_get(page, path: str, **params) -> dict:
-    """GET /api/<path> with the page's session; the decoded JSON."""
-    response = page.request.get(f"/api/{path}", params=params or None)
+def api_get(tab, path: str, **params) -> dict:
+    """GET /api/<path> with the session of the page `tab`; the decoded JSON."""
+    response = tab.request.get(f"/api/{path}", params=params or None)
     assert response.status == 200, f"/api/{path}: {response.status} {response.text()[:300]}"
     return json.loads(response.body())
 
 
-def api_all_persons(page, **params) -> list[dict]:
+def api_all_persons(tab, **params) -> list[dict]:
     """Every person of /api/persons the page's user sees, across the pages."""
     items: list[dict] = []
     page_number = 1
     while True:
-        data = api_get(page, "persons", page=page_number, **params)
+        data = api_get(tab, "persons", page=page_number, **params)
         items += data["items"]
         if len(items) >= data["count"] or not data["items"]:
             return items

@@ -25,11 +25,15 @@ CHECK_CHARACTERS = "0123456789X"
 
 def resident_id(rng: random.Random) -> str:
     body = f"{COUNTY_CODE}{BIRTH:%Y%m%d}{rng.randrange(1000):03d}"
-    return body + ric.calc_check_digit(body)
+    # calc_check_digit ignores the last character it is given (the check digit's place).
+    number = body + ric.calc_check_digit(body + "0")
+    assert ric.is_valid(number)
+    return number
 
 
 def with_wrong_check_digit(number: str) -> str:
     wrong = CHECK_CHARACTERS[(CHECK_CHARACTERS.index(number[-1]) + 1) % len(CHECK_CHARACTERS)]
+    assert not ric.is_valid(number[:-1] + wrong)
     return number[:-1] + wrong
 
 

@@ -14,9 +14,14 @@ def resident_id(birth: str = "19880512", sequence: str = "123", region: str = "3
 
 def form_data(users, username="grid_a1", **overrides):
     data = {
-        "name": "欧阳晓东", "id_type": "resident_id", "id_number": resident_id(),
-        "phone": "13912345678", "grid": users[username].region_id, "category": "resident",
-        "address": "城东街道1幢101室", "nationality": "中国",
+        "name": "欧阳晓东",
+        "id_type": "resident_id",
+        "id_number": resident_id(),
+        "phone": "13912345678",
+        "grid": users[username].region_id,
+        "category": "resident",
+        "address": "城东街道1幢101室",
+        "nationality": "中国",
     }
     return data | overrides
 
@@ -42,18 +47,24 @@ def test_wrong_checksum_is_refused_next_to_the_field(users, client_for):
 
 def test_duplicate_id_links_to_the_existing_person(users, client_for, person_of):
     existing = person_of("grid_a1")
-    page = client_for("grid_a1").post(
-        "/persons/new/", form_data(users, id_number=existing.id_number)
-    ).content.decode()
+    page = (
+        client_for("grid_a1")
+        .post("/persons/new/", form_data(users, id_number=existing.id_number))
+        .content.decode()
+    )
     assert "该证件号码已登记" in page
     assert f'href="/persons/{existing.pk}/" id="duplicate-link"' in page
 
 
-def test_duplicate_in_another_jurisdiction_is_refused_without_showing_it(users, client_for, person_of):
+def test_duplicate_in_another_jurisdiction_is_refused_without_showing_it(
+    users, client_for, person_of
+):
     existing = person_of("grid_b1")
-    page = client_for("grid_a1").post(
-        "/persons/new/", form_data(users, id_number=existing.id_number)
-    ).content.decode()
+    page = (
+        client_for("grid_a1")
+        .post("/persons/new/", form_data(users, id_number=existing.id_number))
+        .content.decode()
+    )
     assert "已在其他辖区登记" in page
     assert existing.name not in page and f"/persons/{existing.pk}/" not in page
 
@@ -79,12 +90,12 @@ def test_changes_are_kept_with_who_and_what(users, client_for):
     client = client_for("grid_a1")
     client.post("/persons/new/", form_data(users))
     person = Person.objects.get(name="欧阳晓东")
-    client.post(f"/persons/{person.pk}/edit/", form_data(users, phone="13800001111", workplace="农场"))
+    client.post(
+        f"/persons/{person.pk}/edit/", form_data(users, phone="13800001111", workplace="农场")
+    )
     update = ChangeLog.objects.get(object_id=str(person.pk), action=ChangeLog.Action.UPDATE)
     assert update.actor == users["grid_a1"]
-    assert update.changes == {
-        "phone": ["139****5678", "138****1111"], "workplace": ["", "农场"]
-    }
+    assert update.changes == {"phone": ["139****5678", "138****1111"], "workplace": ["", "农场"]}
     created = ChangeLog.objects.get(object_id=str(person.pk), action=ChangeLog.Action.CREATE)
     assert created.changes["id_number"] == ["", "330122********" + resident_id()[-4:]]
     page = client.get(f"/persons/{person.pk}/").content.decode()
@@ -100,7 +111,9 @@ def test_saving_unchanged_form_records_no_change(users, client_for):
     assert not ChangeLog.objects.filter(object_id=str(person.pk), action="update").exists()
 
 
-@pytest.mark.parametrize("kind", ["initials", "pinyin", "id_last4", "phone_last4", "full_id", "name"])
+@pytest.mark.parametrize(
+    "kind", ["initials", "pinyin", "id_last4", "phone_last4", "full_id", "name"]
+)
 def test_search_finds_a_person_every_way(users, person_of, kind):
     person = person_of("grid_a1")
     query = {

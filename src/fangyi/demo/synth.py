@@ -20,6 +20,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
+from fangyi.people.pinyin import SURNAME_READINGS
+
 # Real GB/T 2260 code (Tonglu County, Hangzhou). It carries no validity period
 # in python-stdnum's cn/loc database, so IDs with this code validate for every
 # birth year. (330110 was tried first but is only valid from 2001 on.)
@@ -354,20 +356,6 @@ _SURNAME_WEIGHTS = (
     "常4 单3 解3 仇2 朴2 区2 查2 盖2 "
     "欧阳4 司马2 诸葛2 上官2 司徒2 尉迟1 东方1 皇甫1 令狐1 慕容1 长孙1"
 )
-# Surnames whose reading differs from pypinyin's default reading of the characters.
-_SURNAME_PINYIN_OVERRIDES: dict[str, tuple[str, ...]] = {
-    "曾": ("zeng",),
-    "覃": ("qin",),
-    "单": ("shan",),
-    "解": ("xie",),
-    "仇": ("qiu",),
-    "朴": ("piao",),
-    "区": ("ou",),
-    "查": ("zha",),
-    "盖": ("ge",),
-    "长孙": ("zhang", "sun"),
-    "尉迟": ("yu", "chi"),
-}
 # Given-name characters (each has a single reading in names; checked so that
 # pypinyin reads every two-character combination as the concatenation of the
 # single-character readings).
@@ -396,7 +384,7 @@ def _name_tables():
     weights = []
     for item in _SURNAME_WEIGHTS.split():
         chars = item.rstrip("0123456789")
-        syllables = _SURNAME_PINYIN_OVERRIDES.get(chars) or tuple(
+        syllables = SURNAME_READINGS.get(chars) or tuple(
             lazy_pinyin(chars, style=Style.NORMAL)
         )
         surnames.append((chars, "".join(syllables), "".join(s[0] for s in syllables)))

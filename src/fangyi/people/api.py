@@ -1,7 +1,7 @@
 from datetime import date
 
 from django.http import Http404
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
 
@@ -117,12 +117,15 @@ def create_person(request, payload: PersonIn):
     data = {k: v for k, v in payload.dict().items() if v is not None}
     form = PersonForm(data, user=request.user)
     if not form.is_valid():
-        return 422, {
-            "detail": form_errors(form),
-            "existing_person": form.duplicate_of and form.duplicate_of.pk,
-        }
+        return Status(
+            422,
+            {
+                "detail": form_errors(form),
+                "existing_person": form.duplicate_of and form.duplicate_of.pk,
+            },
+        )
     try:
         person = services.create_person(request.user, form.cleaned_data)
     except services.DuplicatePersonError as error:
         raise HttpError(409, f"duplicate of person {error.existing.pk}") from None
-    return 201, person_out(person)
+    return Status(201, person_out(person))

@@ -77,7 +77,9 @@ def validate_phone(value: str) -> str:
         parsed = phonenumbers.parse(raw, "CN")
     except phonenumbers.NumberParseException as error:
         raise ValidationError(_("电话号码格式不正确。"), code="format") from error
-    if not phonenumbers.is_valid_number(parsed):
+    # Service and short numbers (10086, 95xxx…) are valid numbers but reach no person.
+    too_short = parsed.country_code == 86 and len(str(parsed.national_number)) < 10
+    if too_short or not phonenumbers.is_valid_number(parsed):
         raise ValidationError(
             _("电话号码无效：手机号应为11位，固定电话请加区号（如 0571-88881234）。"),
             code="invalid",
@@ -85,7 +87,6 @@ def validate_phone(value: str) -> str:
     if parsed.country_code != 86:
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     national = str(parsed.national_number)
-    kind = phonenumbers.number_type(parsed)
-    if kind in (phonenumbers.PhoneNumberType.FIXED_LINE,):
-        national = "0" + national
+    if phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.FIXED_LINE:
+        national = "0" + national  # the trunk prefix belongs to a dialled area code
     return national
