@@ -186,6 +186,7 @@ def login(browser, e2e_server) -> Iterator[Callable]:
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
+        watch_for_problems(page)
         page.goto("/accounts/login/")
         page.locator("input[name=username]").fill(username)
         page.locator("input[name=password]").fill(DEMO_PASSWORD)
@@ -197,6 +198,31 @@ def login(browser, e2e_server) -> Iterator[Callable]:
     yield sign_in
     for context in contexts:
         context.close()
+
+
+# Per page: front-end failures seen so far (static files not served, scripts refused by
+# the Content-Security-Policy, uncaught script errors).
+_PROBLEMS: dict[int, list[str]] = {}
+
+
+def watch_for_problems(page) -> None:
+    problems = _PROBLEMS.setdefault(id(page), [])
+
+    def on_response(response) -> None:
+        if "/static/" in response.url and response.status >= 400:
+            problems.append(f"{response.status} {response.url}")
+
+    def on_console(message) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            problems.append(message.text)
+
+    page.on("response", on_response)
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+
+
+def problems_of(page) -> list[str]:
+    return list(_PROBLEMS.get(id(page), []))
 
 
 def api_get(tab, path: str, **params) -> dict:

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from stdnum.cn import ric
 
-from tests.e2e.conftest import PHONE, api_all_persons, api_get
+from tests.e2e.conftest import PHONE, api_all_persons, api_get, problems_of
 
 pytestmark = pytest.mark.e2e
 
@@ -200,7 +200,13 @@ def test_person_list_fits_a_phone(grid_a, tmp_path):
     expect(grid_cells(grid_a).first).to_be_visible()
     grid_a.wait_for_load_state("load")  # stylesheets applied
     assert grid_a.viewport_size == PHONE
-    grid_a.screenshot(path=tmp_path / "person-list-375.png", full_page=True)
+    # Pico's stylesheet is in effect (the page is styled, not bare HTML).
+    assert grid_a.evaluate(
+        "() => [...document.styleSheets].some(s => (s.href || '').includes('pico'))"
+    )
+    grid_a.screenshot(path=tmp_path / "person-list-375.png")
+    grid_a.screenshot(path=tmp_path / "person-list-375-full.png", full_page=True)
     assert (tmp_path / "person-list-375.png").stat().st_size > 0
     width = grid_a.evaluate("() => document.documentElement.scrollWidth")
     assert width <= PHONE["width"] + 1, f"horizontal overflow: {width} px wide"
+    assert problems_of(grid_a) == []

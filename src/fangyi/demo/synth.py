@@ -384,9 +384,7 @@ def _name_tables():
     weights = []
     for item in _SURNAME_WEIGHTS.split():
         chars = item.rstrip("0123456789")
-        syllables = SURNAME_READINGS.get(chars) or tuple(
-            lazy_pinyin(chars, style=Style.NORMAL)
-        )
+        syllables = SURNAME_READINGS.get(chars) or tuple(lazy_pinyin(chars, style=Style.NORMAL))
         surnames.append((chars, "".join(syllables), "".join(s[0] for s in syllables)))
         weights.append(int(item[len(chars) :]))
 

@@ -67,6 +67,12 @@ class PersonForm(forms.ModelForm):
             self.initial.setdefault("id_number", self.instance.id_number)
             self.initial.setdefault("phone", self.instance.phone)
 
+    @classmethod
+    def field_labels(cls) -> dict[str, str]:
+        """Labels of the audited fields (Person.audit_snapshot keys) for the history."""
+        labels = {name: field.label for name, field in cls.base_fields.items()}
+        return labels | {"household": Person._meta.get_field("household").verbose_name}
+
     def _post_clean(self):
         # Only validation here: the people service applies the data (and audits it), so the
         # instance must keep its old values until then.

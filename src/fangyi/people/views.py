@@ -56,9 +56,14 @@ def person_export(request):
 def person_detail(request, pk: int):
     require(request.user, Capability.VIEW_PERSONS)
     person = get_visible_or_404(Person, request.user, pk=pk)
+    labels = PersonForm.field_labels()
+    history = [
+        (entry, [(labels.get(field, field), *values) for field, values in entry.changes.items()])
+        for entry in history_of(person)[:100]
+    ]
     context = {
         "person": person,
-        "history": history_of(person)[:100],
+        "history": history,
         "can_reveal": request.user.can(Capability.REVEAL_PERSONAL_DATA),
         "can_edit": request.user.can(Capability.EDIT_PERSONS),
     }
