@@ -3,7 +3,8 @@
 Each benchmark is a module `bench/<name>.py` with a `main()`; without names, all of them run
 in alphabetical order (modules starting with `_` are helpers, not benchmarks). Before the
 first one, the database in DATABASE_URL (default: the local PostgreSQL `fangyi_bench`) is
-created if it does not exist and migrated. A benchmark may wipe and refill that database.
+created if it does not exist, and Django is set up. Each benchmark brings that database to
+the state it needs (it may wipe and refill it, and migrate).
 """
 
 import importlib
@@ -50,11 +51,12 @@ def create_database_if_missing(url: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    names = [name.removesuffix(".py") for name in argv] or available()
-    unknown = [name for name in names if name not in available()]
+    known = available()
+    names = [name.removesuffix(".py") for name in argv] or known
+    unknown = [name for name in names if name not in known]
     if unknown:
         print(f"unknown benchmark: {', '.join(unknown)}", file=sys.stderr)
-        print(f"available: {', '.join(available()) or '(none)'}", file=sys.stderr)
+        print(f"available: {', '.join(known) or '(none)'}", file=sys.stderr)
         return 2
     if not names:
         print("no benchmarks in bench/", file=sys.stderr)
@@ -65,10 +67,8 @@ def main(argv: list[str]) -> int:
     create_database_if_missing(os.environ["DATABASE_URL"])
 
     import django
-    from django.core.management import call_command
 
     django.setup()
-    call_command("migrate", verbosity=0, interactive=False)
 
     failed = []
     for name in names:

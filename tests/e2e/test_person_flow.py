@@ -135,7 +135,8 @@ def test_register_person_with_wrong_then_corrected_id(grid_a, grid_a_name, id_nu
     count_before = api_get(grid_a, "persons")["count"]
 
     grid_a.goto("/persons/new/")
-    expect(grid_a.locator("h1")).to_have_text("登记人员")
+    expect(grid_a.locator("h1")).to_contain_text("登记")
+    expect(grid_a.locator("#id_name")).to_be_visible()
     expect(grid_a.locator("#id_id_type")).to_have_value("resident_id")
     grid_a.locator("#id_name").fill(NAME)
     grid_a.locator("#id_id_number").fill(wrong)
