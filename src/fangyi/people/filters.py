@@ -9,7 +9,9 @@ class PersonFilterForm(forms.Form):
     """The filters of the person list; the page, its export and the API share them."""
 
     q = forms.CharField(label=_("搜索"), required=False, max_length=64)
-    region = forms.ModelChoiceField(label=_("区划"), queryset=Region.objects.none(), required=False)
+    region = forms.ModelChoiceField(
+        label=_("区划"), queryset=Region.objects.none(), required=False, empty_label=_("全部")
+    )
     category = forms.ChoiceField(
         label=_("人口类别"), choices=[("", _("全部"))] + Person.Category.choices, required=False
     )
