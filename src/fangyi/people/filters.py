@@ -20,6 +20,7 @@ class PersonFilterForm(forms.Form):
         queryset=KeyGroup.objects.all(),
         required=False,
         to_field_name="code",
+        empty_label=_("全部"),
     )
 
     def __init__(self, *args, user, **kwargs):
