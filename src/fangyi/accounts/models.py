@@ -62,6 +62,21 @@ class User(AbstractUser):
         # Chinese order: family name first, no space.
         return f"{self.last_name}{self.first_name}".strip()
 
+    def audit_snapshot(self) -> dict[str, str]:
+        """Field → display value for the change log (the password only as changed or not)."""
+        return {
+            "username": self.username,
+            "name": self.get_full_name(),
+            "email": self.email,
+            "is_active": str(self.is_active),
+            "is_staff": str(self.is_staff),
+            "is_superuser": str(self.is_superuser),
+            "organisation": self.organisation.name if self.organisation_id else "",
+            "region": self.region.full_name if self.region_id else "",
+            "roles": "、".join(sorted(str(r) for r in self.roles.all())) if self.pk else "",
+            "password": self.password[-12:],  # a change shows; the hash itself is not logged
+        }
+
     def capabilities(self) -> frozenset[str]:
         if self.is_superuser:
             return frozenset(Capability.values)

@@ -31,6 +31,7 @@ class Capability(models.TextChoices):
     EXPORT_DATA = "export_data", _("导出数据")
     VIEW_AUDIT = "view_audit", _("查看审计日志")
     MANAGE_USERS = "manage_users", _("管理用户")
+    ADMINISTER = "administer", _("管理系统配置（后台管理）")
 
 
 C = Capability

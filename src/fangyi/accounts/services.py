@@ -2,6 +2,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from fangyi.accounts.models import ApiToken, User, hash_token
+from fangyi.core.audit import diff, record_change
+from fangyi.core.models import ChangeLog
+
+PASSWORD_CHANGED = "******"
+
+
+def record_user_change(actor: User, user: User, before: dict[str, str]) -> None:
+    """Audit a user's creation or change, given the snapshot taken before it."""
+    changes = diff(before, user.audit_snapshot())
+    if "password" in changes:
+        changes["password"] = ["", PASSWORD_CHANGED]
+    action = ChangeLog.Action.UPDATE if before else ChangeLog.Action.CREATE
+    record_change(actor, user, action, changes, region=user.region)
 
 
 @transaction.atomic
