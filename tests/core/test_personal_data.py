@@ -93,3 +93,12 @@ def test_access_log_page_lists_reveals_for_admin_only(client_for, person_of):
     page = client_for("county_admin").get("/audit/access/").content.decode()
     assert person.name in page and "grid_a1" in page
     assert client_for("grid_a1").get("/audit/access/").status_code == 404
+
+
+def test_export_over_the_limit_is_refused_not_truncated(client_for, settings):
+    settings.EXPORT_MAX_ROWS = 10
+    client = client_for("street_a")
+    response = client.get("/persons/export.xlsx", {"category": "resident"}, follow=True)
+    assert response.redirect_chain[0][0] == "/persons/?category=resident"
+    assert "超过单次导出上限 10 条" in response.content.decode()
+    assert not AccessLog.objects.filter(action=AccessLog.Action.EXPORT).exists()

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -41,7 +42,14 @@ def person_export(request):
     require(request.user, Capability.EXPORT_DATA)
     filters = PersonFilterForm(request.GET, user=request.user)
     persons = filters.persons().select_related("grid").prefetch_related("key_groups")
-    persons = persons[: settings.EXPORT_MAX_ROWS]
+    if (count := persons.count()) > settings.EXPORT_MAX_ROWS:
+        # A partial file would pass for the whole list: refuse and say why.
+        messages.error(
+            request,
+            _("共 %(count)d 条，超过单次导出上限 %(limit)d 条，请缩小筛选范围后再导出。")
+            % {"count": count, "limit": settings.EXPORT_MAX_ROWS},
+        )
+        return redirect(f"{reverse('person_list')}?{request.GET.urlencode()}")
     rows = person_export_rows(persons)
     services.log_export(
         request.user,
