@@ -134,3 +134,12 @@ def test_person_list_query_count_does_not_grow_with_rows(client_for, django_asse
     with django_assert_max_num_queries(8):
         response = client.get("/persons/")
     assert response.content.decode().count('href="/persons/') >= 50
+
+
+def test_broad_search_stops_counting_at_the_cap(client_for, monkeypatch):
+    from fangyi.people import filters
+
+    monkeypatch.setattr(filters, "SEARCH_COUNT_CAP", 20)
+    page = client_for("county_admin").get("/persons/", {"q": "z"}).content.decode()
+    assert "超过 20 条，请输入更多内容缩小范围" in page
+    assert page.count('href="/persons/') >= 20

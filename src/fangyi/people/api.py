@@ -77,8 +77,17 @@ def require(request, capability: str) -> None:
         raise Http404
 
 
+class PersonPagination(PageNumberPagination):
+    """Slices the queryset first, then shapes (and masks) only the rows of the page."""
+
+    def paginate_queryset(self, queryset, pagination, request, **params):
+        page = super().paginate_queryset(queryset, pagination, request, **params)
+        page[self.items_attribute] = [person_out(p) for p in page[self.items_attribute]]
+        return page
+
+
 @router.get("/persons", response=list[PersonOut])
-@paginate(PageNumberPagination, page_size=50)
+@paginate(PersonPagination, page_size=50)
 def list_persons(
     request,
     search: str = "",
@@ -93,10 +102,7 @@ def list_persons(
         {"q": search, "region": region, "category": category, "key_group": key_group},
         user=request.user,
     )
-    persons = filters.persons().select_related("grid").prefetch_related("key_groups")
-    if search.isascii() and search.isalpha():
-        persons = persons.order_by("name_pinyin", "id")
-    return [person_out(p) for p in persons]
+    return filters.persons().select_related("grid").prefetch_related("key_groups")
 
 
 @router.get("/persons/{person_id}", response=PersonOut)

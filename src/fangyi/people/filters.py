@@ -1,8 +1,14 @@
 from django import forms
+from django.conf import settings
+from django.core.paginator import Page
 from django.utils.translation import gettext_lazy as _
 
+from fangyi.core.paging import paginate
 from fangyi.geo.models import Region
 from fangyi.people.models import KeyGroup, Person, PersonQuerySet
+
+# Broad searches stop counting here (core.paging.CappedCountPaginator).
+SEARCH_COUNT_CAP = 1000
 
 
 class PersonFilterForm(forms.Form):
@@ -29,6 +35,16 @@ class PersonFilterForm(forms.Form):
         regions = Region.objects.visible_to(user).exclude(level=Region.Level.BUILDING)
         self.fields["region"].queryset = regions
         self.fields["region"].label_from_instance = lambda region: region.full_name
+
+    def page(self, request) -> tuple[Page, str]:
+        """The requested page of the list (searches count up to SEARCH_COUNT_CAP)."""
+        searching = self.is_valid() and bool(self.cleaned_data.get("q"))
+        return paginate(
+            request,
+            self.persons().select_related("grid"),
+            settings.PERSON_PAGE_SIZE,
+            count_cap=SEARCH_COUNT_CAP if searching else None,
+        )
 
     def persons(self) -> PersonQuerySet:
         """Persons the user may see, narrowed by the valid filters (invalid ones ignored)."""

@@ -102,11 +102,12 @@ class Person(models.Model):
     )
     # Personal data: encrypted, with keyed hashes for exact lookup (core.crypto).
     id_number_encrypted = models.TextField(blank=True, editable=False)
-    id_number_hash = models.CharField(max_length=32, null=True, unique=True, editable=False)
-    id_last4_hash = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+    # Hashes are only compared for equality: indexed in Meta, without pattern-ops twins.
+    id_number_hash = models.CharField(max_length=32, null=True, editable=False)
+    id_last4_hash = models.CharField(max_length=32, blank=True, editable=False)
     phone_encrypted = models.TextField(blank=True, editable=False)
-    phone_hash = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
-    phone_last4_hash = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+    phone_hash = models.CharField(max_length=32, blank=True, editable=False)
+    phone_last4_hash = models.CharField(max_length=32, blank=True, editable=False)
     sex = models.CharField(_("性别"), max_length=8, choices=Sex.choices, default=Sex.UNKNOWN)
     birth_date = models.DateField(_("出生日期"), null=True, blank=True)
     nationality = models.CharField(_("国籍"), max_length=64, blank=True, default="中国")
@@ -147,6 +148,14 @@ class Person(models.Model):
         verbose_name = _("人员")
         verbose_name_plural = _("人员")
         ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["id_number_hash"], name="person_unique_id_number")
+        ]
+        indexes = [
+            models.Index(fields=["id_last4_hash"], name="person_id_last4"),
+            models.Index(fields=["phone_hash"], name="person_phone"),
+            models.Index(fields=["phone_last4_hash"], name="person_phone_last4"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -10,7 +10,6 @@ from fangyi.accounts.roles import Capability
 from fangyi.core.access import get_visible_or_404
 from fangyi.core.audit import history_of
 from fangyi.core.excel import xlsx_response
-from fangyi.core.paging import paginate
 from fangyi.people import services
 from fangyi.people.exports import PERSON_EXPORT_COLUMNS, person_export_rows
 from fangyi.people.filters import PersonFilterForm
@@ -26,14 +25,9 @@ def require(user, capability: str) -> None:
 def person_list(request):
     require(request.user, Capability.VIEW_PERSONS)
     filters = PersonFilterForm(request.GET, user=request.user)
-    persons = filters.persons().select_related("grid")
-    if filters.is_valid() and filters.cleaned_data.get("q") and filters.cleaned_data["q"].isascii():
-        persons = persons.order_by("name_pinyin", "id")
-    page, query = paginate(request, persons, settings.PERSON_PAGE_SIZE)
+    page, query = filters.page(request)
     context = {"filters": filters, "page": page, "query": query}
-    partial = (
-        request.headers.get("HX-Request") and request.headers.get("HX-Target") == "person-table"
-    )
+    partial = request.headers.get("HX-Target") == "person-table"
     template = "people/partials/person_table.html" if partial else "people/person_list.html"
     return render(request, template, context)
 
