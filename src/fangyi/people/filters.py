@@ -8,7 +8,7 @@ from fangyi.geo.models import Region
 from fangyi.people.models import KeyGroup, Person, PersonQuerySet
 
 # Broad searches stop counting here (core.paging.CappedCountPaginator).
-SEARCH_COUNT_CAP = 1000
+SEARCH_COUNT_CAP = 500
 
 
 class PersonFilterForm(forms.Form):
