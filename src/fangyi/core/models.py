@@ -7,7 +7,26 @@ from django.utils.translation import gettext_lazy as _
 from fangyi.core.access import ScopedQuerySet
 
 
-class ChangeLog(models.Model):
+class AuditEntry(models.Model):
+    """What every audit record has: when, what was done to which record, in which region."""
+
+    at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(_("对象"), max_length=200)
+    region = models.ForeignKey("geo.Region", null=True, on_delete=models.PROTECT, related_name="+")
+
+    objects = ScopedQuerySet.as_manager()
+    scope_region_field = "region"
+
+    class Meta:
+        abstract = True
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()} {self.object_repr}"
+
+
+class ChangeLog(AuditEntry):
     """One change to a record: who, when, what (field → [before, after], masked)."""
 
     class Action(models.TextChoices):
@@ -15,7 +34,6 @@ class ChangeLog(models.Model):
         UPDATE = "update", _("修改")
         DELETE = "delete", _("删除")
 
-    at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("操作人"),
@@ -25,33 +43,22 @@ class ChangeLog(models.Model):
     )
     action = models.CharField(_("操作"), max_length=16, choices=Action.choices)
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
-    object_id = models.CharField(max_length=64)
-    object_repr = models.CharField(_("对象"), max_length=200)
-    region = models.ForeignKey("geo.Region", null=True, on_delete=models.PROTECT, related_name="+")
     changes = models.JSONField(_("变更内容"), default=dict)
     reason = models.TextField(_("原因"), blank=True)
 
-    objects = ScopedQuerySet.as_manager()
-    scope_region_field = "region"
-
-    class Meta:
+    class Meta(AuditEntry.Meta):
         verbose_name = _("变更记录")
         verbose_name_plural = _("变更记录")
-        ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["content_type", "object_id", "-at"])]
 
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()} {self.object_repr}"
 
-
-class AccessLog(models.Model):
+class AccessLog(AuditEntry):
     """A reveal of personal data in full, or an export: PIPL requires both be traceable."""
 
     class Action(models.TextChoices):
         REVEAL = "reveal", _("查看完整信息")
         EXPORT = "export", _("导出")
 
-    at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("操作人"),
@@ -60,23 +67,13 @@ class AccessLog(models.Model):
     )
     action = models.CharField(_("操作"), max_length=16, choices=Action.choices)
     content_type = models.ForeignKey(ContentType, null=True, on_delete=models.PROTECT)
-    object_id = models.CharField(max_length=64, blank=True)
-    object_repr = models.CharField(_("对象"), max_length=200)
-    region = models.ForeignKey("geo.Region", null=True, on_delete=models.PROTECT, related_name="+")
     detail = models.JSONField(_("详情"), default=dict)
     ip_address = models.GenericIPAddressField(_("IP 地址"), null=True)
     via = models.CharField(_("途径"), max_length=16, default="web")
 
-    objects = ScopedQuerySet.as_manager()
-    scope_region_field = "region"
-
-    class Meta:
+    class Meta(AuditEntry.Meta):
         verbose_name = _("访问记录")
         verbose_name_plural = _("访问记录")
-        ordering = ["-at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()} {self.object_repr}"
 
 
 class JobHeartbeat(models.Model):
