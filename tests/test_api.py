@@ -1,13 +1,11 @@
-from stdnum.cn import ric
-
 from fangyi.accounts.models import ApiToken
 from fangyi.accounts.services import create_api_token
 from fangyi.people.models import Person
+from tests import builders
 
 
 def resident_id(sequence: str = "456") -> str:
-    body = f"33012219900101{sequence}"
-    return body + ric.calc_check_digit(body + "?")
+    return builders.resident_id(birth="19900101", sequence=sequence)
 
 
 def bearer(client, raw: str) -> dict:
@@ -48,7 +46,7 @@ def test_token_page_shows_the_raw_token_once_and_stores_only_its_hash(users, cli
 
 def test_create_person_with_bad_id_gives_422_per_field_in_chinese_and_english(users, client_for):
     client = client_for("grid_a1")
-    bad = resident_id()[:-1] + ("0" if resident_id()[-1] != "0" else "1")
+    bad = builders.with_wrong_check_digit(resident_id())
     response = client.post(
         "/api/persons",
         {"name": "王五", "id_number": bad, "phone": "123", "grid": users["grid_a1"].region_id},

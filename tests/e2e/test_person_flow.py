@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 from playwright.sync_api import Page, expect
-from stdnum.cn import ric
 
+from tests.builders import resident_id, with_wrong_check_digit
 from tests.e2e.conftest import PHONE, api_all_persons, api_get, problems_of
 
 pytestmark = pytest.mark.e2e
@@ -20,21 +20,10 @@ BIRTH = date(1988, 5, 12)
 COUNTY_CODE = "330122"
 CHECKSUM_ERROR = "身份证号码校验位不正确，请逐位核对后重新输入。"
 NO_RESULTS = "没有找到符合条件的人员。"
-CHECK_CHARACTERS = "0123456789X"
 
 
-def resident_id(rng: random.Random) -> str:
-    body = f"{COUNTY_CODE}{BIRTH:%Y%m%d}{rng.randrange(1000):03d}"
-    # calc_check_digit ignores the last character it is given (the check digit's place).
-    number = body + ric.calc_check_digit(body + "0")
-    assert ric.is_valid(number)
-    return number
-
-
-def with_wrong_check_digit(number: str) -> str:
-    wrong = CHECK_CHARACTERS[(CHECK_CHARACTERS.index(number[-1]) + 1) % len(CHECK_CHARACTERS)]
-    assert not ric.is_valid(number[:-1] + wrong)
-    return number[:-1] + wrong
+def random_resident_id(rng: random.Random) -> str:
+    return resident_id(f"{BIRTH:%Y%m%d}", f"{rng.randrange(1000):03d}", COUNTY_CODE)
 
 
 def fact(page: Page, label: str):
@@ -106,7 +95,7 @@ def id_numbers(admin) -> tuple[str, str]:
     """(valid, wrong check digit): a resident ID no one in the county holds yet."""
     rng = random.SystemRandom()
     for _ in range(20):
-        number = resident_id(rng)
+        number = random_resident_id(rng)
         if api_get(admin, "persons", search=number)["count"] == 0:
             return number, with_wrong_check_digit(number)
     pytest.fail("no free resident ID found")

@@ -4,7 +4,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
-from stdnum.cn import ric
 
 from fangyi.people.validation import (
     resident_id_facts,
@@ -12,13 +11,10 @@ from fangyi.people.validation import (
     validate_phone,
     validate_resident_id,
 )
+from tests.builders import check_digit
 
 REGION_CODES = ["330122", "110101", "340121", "510121"]
 MOBILE_PREFIXES = ["130", "135", "138", "139", "150", "152", "158", "186", "189", "199"]
-
-
-def check_digit(body17: str) -> str:
-    return ric.calc_check_digit(body17 + "?")  # stdnum expects a placeholder check digit
 
 
 @st.composite

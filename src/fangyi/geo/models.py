@@ -12,11 +12,6 @@ from fangyi.core.access import ScopedQuerySet
 PATH_SEPARATOR = "/"
 
 
-class RegionQuerySet(ScopedQuerySet):
-    def subtree(self, region: "Region") -> "RegionQuerySet":
-        return self.filter(path__startswith=region.path)
-
-
 class Region(models.Model):
     class Level(models.TextChoices):
         COUNTY = "county", _("县/区")
@@ -43,7 +38,7 @@ class Region(models.Model):
     # Names below the county, e.g. "青石镇 柳溪村 第1网格": labels without walking the tree.
     full_name = models.CharField(_("全称"), max_length=255, editable=False)
 
-    objects = RegionQuerySet.as_manager()
+    objects = ScopedQuerySet.as_manager()
     scope_region_field = ""  # a region is its own scope
 
     class Meta:
@@ -76,10 +71,6 @@ class Region(models.Model):
             raise ValidationError(_("区划层级与上级不符。"))
         if not self.code.startswith(self.parent.code):
             raise ValidationError(_("区划代码必须以上级代码开头。"))
-
-    def ancestors(self) -> "RegionQuerySet":
-        codes = self.path.rstrip(PATH_SEPARATOR).split(PATH_SEPARATOR)[:-1]
-        return Region.objects.filter(code__in=codes)
 
 
 class Organisation(models.Model):
