@@ -25,6 +25,9 @@ def serve(argv: list[str]) -> None:
         str(args.workers),
         "--access-logfile",
         "-",
+        # Paths only: query strings carry searches, which may be ID numbers or phones.
+        "--access-logformat",
+        '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
         "--timeout",
         "120",
     ]
