@@ -29,3 +29,5 @@ api = NinjaAPI(
 api.add_router("/", "fangyi.accounts.api.router")
 api.add_router("/", "fangyi.geo.api.router")
 api.add_router("/", "fangyi.people.api.router")
+api.add_router("/", "fangyi.cases.api.router")
+api.add_router("/", "fangyi.tracing.api.router")

@@ -61,6 +61,9 @@ INSTALLED_APPS = [
     "fangyi.geo",
     "fangyi.accounts",
     "fangyi.people",
+    "fangyi.diseases",
+    "fangyi.cases",
+    "fangyi.tracing",
 ]
 
 MIDDLEWARE = [

@@ -19,6 +19,8 @@ urlpatterns = [
     path("", include("fangyi.core.urls")),
     path("accounts/", include("fangyi.accounts.urls")),
     path("persons/", include("fangyi.people.urls")),
+    path("cases/", include("fangyi.cases.urls")),
+    path("tracing/", include("fangyi.tracing.urls")),
     path("i18n/setlang/", public(set_language), name="set_language"),
     path("admin/", admin.site.urls),
     path("api/", api_urls()),

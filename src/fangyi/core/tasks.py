@@ -16,3 +16,11 @@ def heartbeat() -> None:
     )
     if not updated:
         JobHeartbeat.objects.create(name=HEARTBEAT, last_run_at=timezone.now(), runs=1)
+
+
+@db_periodic_task(crontab(minute="*/5"))
+def mark_overdue() -> None:
+    """Alert the responsible units of tasks that went past their due time."""
+    from fangyi.core.deadlines import alert_overdue
+
+    alert_overdue()

@@ -7,4 +7,5 @@ urlpatterns = [
     path("status/", views.status, name="status"),
     path("audit/access/", views.access_log, name="access_log"),
     path("healthz", views.healthz, name="healthz"),
+    path("tasks/", views.my_tasks, name="my_tasks"),
 ]

@@ -1,0 +1,5 @@
+from django.shortcuts import render
+
+
+def case_list(request):
+    return render(request, "cases/case_list.html", {})
