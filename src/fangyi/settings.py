@@ -204,3 +204,6 @@ LOGGING = {
     # huey's consumer logs through its own handler.
     "loggers": {"axes": {"level": "WARNING"}, "huey": {"propagate": False}},
 }
+
+# Same person + same disease diagnosed within this many days: the reporter must confirm (查重).
+CASE_DUPLICATE_WINDOW_DAYS = envint("FANGYI_CASE_DUPLICATE_WINDOW_DAYS", "30")
