@@ -30,6 +30,8 @@ class Capability(models.TextChoices):
     REVEAL_PERSONAL_DATA = "reveal_personal_data", _("查看完整证件号和电话")
     EXPORT_DATA = "export_data", _("导出数据")
     VIEW_AUDIT = "view_audit", _("查看审计日志")
+    REPORT_CASES = "report_cases", _("填报传染病报告卡")
+    REVIEW_CASES = "review_cases", _("审核、订正和删除报告卡")
     MANAGE_USERS = "manage_users", _("管理用户")
     ADMINISTER = "administer", _("管理系统配置（后台管理）")
 
@@ -38,10 +40,14 @@ C = Capability
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     RoleCode.COMMANDER: frozenset({C.VIEW_PERSONS}),
     RoleCode.CDC_EPIDEMIOLOGIST: frozenset(
-        {C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA}
+        {C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA, C.REPORT_CASES}
     ),
-    RoleCode.CDC_REVIEWER: frozenset({C.VIEW_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA}),
-    RoleCode.CLINICIAN: frozenset({C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA}),
+    RoleCode.CDC_REVIEWER: frozenset(
+        {C.VIEW_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA, C.REVIEW_CASES}
+    ),
+    RoleCode.CLINICIAN: frozenset(
+        {C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA, C.REPORT_CASES}
+    ),
     RoleCode.LAB_STAFF: frozenset({C.VIEW_PERSONS}),
     RoleCode.STREET_WORKER: frozenset(
         {C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA}

@@ -47,6 +47,7 @@ class CaseForm(forms.ModelForm):
         self.user = user
         self.fields["person"].queryset = Person.objects.visible_to(user)
         self.fields["disease"].queryset = Disease.objects.filter(is_active=True)
+        self.fields["disease"].to_field_name = "code"  # stable across databases, used by the API
 
     def _post_clean(self):
         # Only validation here: the cases service applies and audits the data.

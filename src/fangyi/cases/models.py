@@ -107,6 +107,11 @@ class CaseReport(models.Model):
     def __str__(self) -> str:
         return f"{self.person.name} {self.disease.name}"
 
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("case_detail", args=[self.pk])
+
     def audit_snapshot(self) -> dict[str, str]:
         return {
             "disease": self.disease.name,

@@ -83,7 +83,7 @@ def create_case(
     data: dict[str, Any],
     *,
     submit: bool = False,
-    confirm_duplicate_of: CaseReport | None = None,
+    duplicate_confirmed: bool = False,
 ) -> CaseReport:
     """Fill a card (a draft), and submit it at once when asked. The report duty runs from the
     diagnosis time, with the disease's own limit."""
@@ -102,25 +102,24 @@ def create_case(
         label=str(case),
     )
     if submit:
-        submit_case(actor, case, confirm_duplicate_of=confirm_duplicate_of)
+        submit_case(actor, case, duplicate_confirmed=duplicate_confirmed)
     return case
 
 
 @transaction.atomic
-def submit_case(actor, case: CaseReport, *, confirm_duplicate_of: CaseReport | None = None):
-    """Report the card. A possible duplicate stops the submission until the reporter
-    confirms it is a new case or links it to the earlier card (`confirm_duplicate_of`)."""
+def submit_case(actor, case: CaseReport, *, duplicate_confirmed: bool = False) -> CaseReport:
+    """Report the card. A possible duplicate stops the submission until the reporter either
+    confirms it is a new case (`duplicate_confirmed`) or links it (`link_as_duplicate`)."""
     if case.status != CaseReport.Status.DRAFT:
         raise CaseRuleError(_("只有草稿状态的报告卡可以提交。"))
     earlier = find_duplicate(case)
-    if earlier is not None and confirm_duplicate_of is None:
+    if earlier is not None and not duplicate_confirmed:
         raise DuplicateCaseError(earlier)
     before = case.audit_snapshot()
     now = timezone.now()
     case.status = CaseReport.Status.SUBMITTED
     case.submitted_at = now
-    case.duplicate_of = confirm_duplicate_of if confirm_duplicate_of != case else None
-    case.save(update_fields=["status", "submitted_at", "duplicate_of"])
+    case.save(update_fields=["status", "submitted_at"])
     _audit(actor, case, ChangeLog.Action.UPDATE, before)
     deadlines.close_task(case, Duty.REPORT_CASE, done_at=now)
     deadlines.open_task(
@@ -188,6 +187,15 @@ def update_draft(actor, case: CaseReport, data: dict[str, Any]) -> CaseReport:
     case.save()
     _audit(actor, case, ChangeLog.Action.UPDATE, before)
     return case
+
+
+@transaction.atomic
+def link_as_duplicate(actor, case: CaseReport, earlier: CaseReport) -> CaseReport:
+    """The draft reports a case already reported: keep it, linked, out of the counts."""
+    case.duplicate_of = earlier
+    case.save(update_fields=["duplicate_of"])
+    reason = _("重复报告，已关联到报告卡 %(number)s") % {"number": earlier.pk}
+    return delete_case(actor, case, str(reason))
 
 
 @transaction.atomic
