@@ -1,13 +1,17 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.db import connection
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from fangyi.accounts.roles import Capability
+from fangyi.cases.models import CaseReport
 from fangyi.core.access import public
-from fangyi.core.models import AccessLog, JobHeartbeat
+from fangyi.core.models import AccessLog, JobHeartbeat, Task
 from fangyi.core.paging import paginate
 from fangyi.core.tasks import HEARTBEAT
 from fangyi.geo.models import Organisation, Region
@@ -29,7 +33,18 @@ def home(request):
     key_group_persons = (
         Person.objects.visible_to(user).filter(key_groups__isnull=False).distinct().count()
     )
+    week_ago = timezone.now() - timedelta(days=7)
+    cases = (
+        CaseReport.objects.visible_to(user)
+        .alive()
+        .aggregate(
+            last_week=Count("id", filter=Q(diagnosed_at__gte=week_ago)),
+            to_review=Count("id", filter=Q(status=CaseReport.Status.SUBMITTED)),
+        )
+    )
     context = {
+        "cases": cases,
+        "overdue_tasks": Task.objects.visible_to(user).overdue().count(),
         "persons": persons,
         "regions": regions,
         "key_group_persons": key_group_persons,
