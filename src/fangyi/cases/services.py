@@ -14,6 +14,7 @@ from fangyi.core import deadlines
 from fangyi.core.audit import diff, record_change
 from fangyi.core.models import ChangeLog, Duty
 from fangyi.diseases.models import Classification
+from fangyi.geo.models import Organisation
 
 CARD_FIELDS = (
     "person",
@@ -122,16 +123,26 @@ def submit_case(actor, case: CaseReport, *, duplicate_confirmed: bool = False) -
     case.save(update_fields=["status", "submitted_at"])
     _audit(actor, case, ChangeLog.Action.UPDATE, before)
     deadlines.close_task(case, Duty.REPORT_CASE, done_at=now)
+    # A reported contact becomes their index case's infectee (transmission chain).
+    from fangyi.tracing.services import on_case_reported
+
+    on_case_reported(actor, case)
     deadlines.open_task(
         Duty.REVIEW_CASE,
         case,
         region=case.region,
         started_at=now,
         urgent=case.disease.is_urgent,
+        organisation=responsible_cdc(case),
         label=str(case),
     )
     _start_investigation_clock(case, now)
     return case
+
+
+def responsible_cdc(case: CaseReport) -> Organisation | None:
+    """The CDC of the card's jurisdiction reviews and investigates it."""
+    return Organisation.objects.nearest(Organisation.Type.CDC, case.region)
 
 
 def _start_investigation_clock(case: CaseReport, now) -> None:
@@ -140,7 +151,12 @@ def _start_investigation_clock(case: CaseReport, now) -> None:
         and not deadlines.tasks_of(case, Duty.INVESTIGATE_CASE).exists()
     ):
         deadlines.open_task(
-            Duty.INVESTIGATE_CASE, case, region=case.region, started_at=now, label=str(case)
+            Duty.INVESTIGATE_CASE,
+            case,
+            region=case.region,
+            started_at=now,
+            organisation=responsible_cdc(case),
+            label=str(case),
         )
 
 

@@ -77,7 +77,3 @@ def status(request):
 @public
 def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
-
-
-def my_tasks(request):
-    return render(request, "core/my_tasks.html", {})

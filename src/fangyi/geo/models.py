@@ -73,6 +73,16 @@ class Region(models.Model):
             raise ValidationError(_("区划代码必须以上级代码开头。"))
 
 
+class OrganisationQuerySet(ScopedQuerySet):
+    def nearest(self, kind: str, region: Region) -> "Organisation | None":
+        """The organisation of that type closest above the region (or in it): the CDC
+        responsible for a grid, the village committee of a household…"""
+        codes = region.path.rstrip(PATH_SEPARATOR).split(PATH_SEPARATOR)
+        paths = [PATH_SEPARATOR.join(codes[: i + 1]) + PATH_SEPARATOR for i in range(len(codes))]
+        candidates = self.filter(type=kind, region__path__in=paths).select_related("region")
+        return max(candidates, key=lambda o: len(o.region.path), default=None)
+
+
 class Organisation(models.Model):
     class Type(models.TextChoices):
         HEALTH_COMMISSION = "health_commission", _("卫生健康委员会")
@@ -101,7 +111,7 @@ class Organisation(models.Model):
     address = models.CharField(_("地址"), max_length=255, blank=True)
     phone = models.CharField(_("联系电话"), max_length=32, blank=True)
 
-    objects = ScopedQuerySet.as_manager()
+    objects = OrganisationQuerySet.as_manager()
     scope_region_field = "region"
 
     class Meta:

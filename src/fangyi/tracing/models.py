@@ -1,9 +1,12 @@
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangyi.core.access import ScopedQuerySet
+from fangyi.core.models import Duty, Task
 
 
 class Investigation(models.Model):
@@ -93,6 +96,33 @@ class TrajectoryEntry(models.Model):
         return self.place_text or str(self.place)
 
 
+class ContactQuerySet(ScopedQuerySet):
+    def of_case(self, case_id: int) -> "ContactQuerySet":
+        """Close contacts of the case and the contacts of those close contacts."""
+        return self.filter(models.Q(case=case_id) | models.Q(source_contact__case=case_id))
+
+    def with_control_due(self) -> "ContactQuerySet":
+        """Adds `control_due_at`, the due time of the 12-hour control task (one subquery)."""
+        due = Task.objects.filter(
+            content_type=ContentType.objects.get_for_model(self.model),
+            object_id=models.OuterRef("pk"),
+            duty=Duty.CONTROL_CONTACT,
+        ).order_by("-started_at")
+        return self.annotate(control_due_at=models.Subquery(due.values("due_at")[:1]))
+
+    def with_index_case(self) -> "ContactQuerySet":
+        """Adds `index_case_id` and `disease_name`: the case at the origin, directly or
+        through the close contact."""
+        return self.annotate(
+            index_case_id=Coalesce("case_id", "source_contact__case_id"),
+            disease_name=Coalesce("case__disease__name", "source_contact__case__disease__name"),
+        )
+
+    def control_overdue(self, now=None) -> "ContactQuerySet":
+        """Not yet under control and past the control deadline (needs `with_control_due`)."""
+        return self.filter(controlled_at__isnull=True, control_due_at__lt=now or timezone.now())
+
+
 class Contact(models.Model):
     """A person exposed to a case (close contact, 密接) or to a close contact (次密接).
 
@@ -148,6 +178,9 @@ class Contact(models.Model):
         _("发现方式"), max_length=16, choices=FoundBy.choices, default=FoundBy.INVESTIGATION
     )
     source_note = models.CharField(_("来源说明"), max_length=255, blank=True)
+    # Left the area: goes on the assistance list (协查) for another jurisdiction, with the
+    # address elsewhere in `source_note`.
+    needs_assistance = models.BooleanField(_("需外地协查"), default=False)
     registered_at = models.DateTimeField(_("登记时间"), default=timezone.now)
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -162,7 +195,7 @@ class Contact(models.Model):
         related_name="+",
     )
 
-    objects = ScopedQuerySet.as_manager()
+    objects = ContactQuerySet.as_manager()
     scope_region_field = "region"
 
     class Meta:
@@ -173,6 +206,17 @@ class Contact(models.Model):
             models.CheckConstraint(
                 condition=models.Q(case__isnull=False) | models.Q(source_contact__isnull=False),
                 name="contact_has_a_source",
+            ),
+            # A person is registered once per case and once per close contact.
+            models.UniqueConstraint(
+                fields=["case", "person"],
+                condition=models.Q(case__isnull=False),
+                name="contact_unique_per_case",
+            ),
+            models.UniqueConstraint(
+                fields=["source_contact", "person"],
+                condition=models.Q(source_contact__isnull=False),
+                name="contact_unique_per_source_contact",
             ),
         ]
 

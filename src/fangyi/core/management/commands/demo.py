@@ -3,6 +3,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from fangyi.demo.build import build_demo
+from fangyi.demo.outbreak import build_outbreak
 from fangyi.geo.models import Region
 
 
@@ -25,10 +26,11 @@ class Command(BaseCommand):
             raise SystemExit(1)
         started = time.monotonic()
         summary = build_demo(persons=persons, seed=seed)
+        outbreak = build_outbreak(seed)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo county built in {time.monotonic() - started:.1f} s: "
                 f"{summary.regions} regions, {summary.organisations} organisations, "
-                f"{summary.persons} persons, {summary.users} users."
+                f"{summary.persons} persons, {summary.users} users; outbreak: {outbreak}."
             )
         )
