@@ -37,7 +37,6 @@ from __future__ import annotations
 import os
 import random
 import time
-from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
 SEED = 2026
@@ -70,8 +69,7 @@ def main() -> None:
     print(f"outbreak built: {time.perf_counter() - started:.1f} s", flush=True)
 
     partition_seconds, repeat_seconds = measure_partition()
-    with chain_page_urls():
-        chain = measure_chains()
+    chain = measure_chains()
     timeliness = measure_timeliness()
 
     print(f"RESULT partition_seconds {partition_seconds:.2f} s")
@@ -81,24 +79,6 @@ def main() -> None:
         print("RESULT timeliness_ms nan ms")
     else:
         print(f"RESULT timeliness_ms {percentile(timeliness, 95):.2f} ms")
-
-
-@contextmanager
-def chain_page_urls():
-    """Graph nodes link to the chain pages: mount their URLs if the project does not yet."""
-    from django.test.utils import override_settings
-    from django.urls import NoReverseMatch, include, path, reverse
-
-    class ChainPages:  # a URL conf: anything with `urlpatterns`
-        urlpatterns = [path("tracing/", include("fangyi.tracing.cluster_urls"))]
-
-    try:
-        reverse("case_chain", args=[1])
-    except NoReverseMatch:
-        with override_settings(ROOT_URLCONF=ChainPages):
-            yield
-    else:
-        yield
 
 
 def percentile(values: list[float], p: float) -> float:

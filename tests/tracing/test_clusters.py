@@ -7,7 +7,6 @@ from datetime import date, datetime, timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import include, path
 from django.utils import timezone
 
 from fangyi.cases.models import CaseReport
@@ -17,12 +16,6 @@ from fangyi.geo.models import Place, Region
 from fangyi.people.models import Person
 from fangyi.tracing import clusters
 from fangyi.tracing.models import CaseLink, Cluster, Contact, Investigation, TrajectoryEntry
-from fangyi.urls import urlpatterns as root_patterns
-
-# The pages' URL module is mounted at the root by fangyi.urls; mounted here as well so that
-# these tests do not depend on it.
-urlpatterns = [*root_patterns, path("tracing/", include("fangyi.tracing.cluster_urls"))]
-pages = pytest.mark.urls(__name__)
 
 ONSET = date(2026, 3, 1)
 
@@ -354,7 +347,6 @@ def inline_scripts(page: str) -> list[str]:
     return [t for t in tags if "src=" not in t and 'type="application/json"' not in t]
 
 
-@pages
 def test_grid_worker_cannot_see_another_grids_cluster(users, client_for, report):
     a, b = report("grid_a1"), report("grid_a1")
     link(a, b)
@@ -368,7 +360,6 @@ def test_grid_worker_cannot_see_another_grids_cluster(users, client_for, report)
     assert client_for("grid_a1").get(f"/tracing/clusters/{cluster.pk}/").status_code == 200
 
 
-@pages
 def test_cluster_list_sorts_by_size_in_a_fixed_number_of_queries(client_for, report):
     def list_queries() -> tuple[int, list[str]]:
         client = client_for("county_admin")
@@ -387,7 +378,6 @@ def test_cluster_list_sorts_by_size_in_a_fixed_number_of_queries(client_for, rep
     assert order == [str(cluster_of(chain[0])), str(cluster_of(a))]
 
 
-@pages
 def test_graph_page_gives_the_data_by_json_script_and_has_no_inline_script(
     client_for, report, users
 ):
@@ -408,7 +398,6 @@ def test_graph_page_gives_the_data_by_json_script_and_has_no_inline_script(
     assert case_node["url"] == f"/tracing/cases/{a.pk}/chain/"
 
 
-@pages
 def test_chain_page_anonymises_cases_outside_the_jurisdiction(client_for, report):
     mine, theirs = report("grid_a1", onset_day=0), report("grid_b1", onset_day=3)
     link(mine, theirs)
@@ -432,7 +421,6 @@ def test_chain_page_anonymises_cases_outside_the_jurisdiction(client_for, report
     assert client_for("county_admin").get(f"/tracing/clusters/{cluster.pk}/").status_code == 200
 
 
-@pages
 def test_chain_page_of_a_deleted_case_is_404(users, client_for, report):
     a = report()
     delete_case(users["cdc_reviewer"], a, "误报")

@@ -468,13 +468,10 @@ def _values_of(cases_filter: Q) -> dict[str, Any]:
     path = common_region_path(paths)
     in_cluster = cases.values("pk")
     links = live_links().filter(infector__in=in_cluster, infectee__in=in_cluster)
-    src, dst = _pair_arrays(links.values_list("infector_id", "infectee_id"))
-    nodes, positions = np.unique(np.r_[src, dst], return_inverse=True)
-    positions = positions.reshape(-1)
-    generation = longest_chains(len(nodes), positions[: len(src)], positions[len(src) :])
+    generation = _generations(links.values_list("infector_id", "infectee_id"))
     return _cluster_values(
         size=facts["size"],
-        generations=int(generation.max(initial=1)),
+        generations=max(generation.values(), default=1),
         first_onset=facts["first"],
         last_onset=facts["last"],
         region=_regions_at([path])[path],

@@ -169,6 +169,8 @@ def add_trajectory_entry(
         diff({}, trajectory_snapshot(entry)),
         region=investigation.region,
     )
+    # A place shared with another case joins their clusters now, not at the nightly run.
+    clusters.on_trajectory_recorded(investigation.case)
     return entry
 
 

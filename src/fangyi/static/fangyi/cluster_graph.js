@@ -33,9 +33,10 @@
     }
     var data = JSON.parse(source.textContent);
     var many = data.nodes.length > 150;
-    var nodes = data.nodes.map(function (node) {
+    var nodes = data.nodes.map(function (node, index) {
       var isCase = node.kind === "case";
       return {
+        id: "n" + index, // names repeat (anonymised nodes, common names): ECharts needs ids
         name: node.name,
         category: node.category,
         value: node.text,
@@ -76,7 +77,13 @@
         data: nodes,
         links: links,
         label: { position: "right", fontSize: 11 },
-        force: { repulsion: many ? 30 : 120, edgeLength: many ? [10, 40] : [40, 100], gravity: 0.1 },
+        zoom: many ? 0.5 : 1,
+        force: {
+          repulsion: many ? 12 : 80,
+          edgeLength: many ? [4, 24] : [30, 80],
+          gravity: many ? 0.3 : 0.1,
+          layoutAnimation: !many
+        },
         emphasis: { focus: "adjacency" }
       }]
     });
