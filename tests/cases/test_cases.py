@@ -195,3 +195,14 @@ def test_api_reports_with_bilingual_errors_and_duplicate_conflict(users, client_
     assert again.status_code == 409 and again.json()["earlier_case"] == created.json()["id"]
     reviewed = client_for("cdc_reviewer").post(f"/api/cases/{created.json()['id']}/review")
     assert reviewed.json()["status"] == "reviewed"
+
+
+def test_only_epidemiologists_investigate_and_clinicians_do_not_trace(users, client_for, person_of):
+    case = report_case(users["clinician"], person_of("grid_a1"))
+    url = f"/api/cases/{case.pk}/investigation/complete"
+    assert client_for("clinician").post(url).status_code == 404
+    assert client_for("grid_a1").post(url).status_code == 404
+    assert (
+        client_for("clinician").get(f"/tracing/cases/{case.pk}/contacts/import/").status_code == 404
+    )
+    assert client_for("cdc_epi").post(url).status_code != 404

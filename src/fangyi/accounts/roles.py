@@ -32,6 +32,8 @@ class Capability(models.TextChoices):
     VIEW_AUDIT = "view_audit", _("查看审计日志")
     REPORT_CASES = "report_cases", _("填报传染病报告卡")
     REVIEW_CASES = "review_cases", _("审核、订正和删除报告卡")
+    INVESTIGATE_CASES = "investigate_cases", _("流行病学调查")
+    TRACE_CONTACTS = "trace_contacts", _("登记密接和落实管控")
     MANAGE_USERS = "manage_users", _("管理用户")
     ADMINISTER = "administer", _("管理系统配置（后台管理）")
 
@@ -40,7 +42,15 @@ C = Capability
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     RoleCode.COMMANDER: frozenset({C.VIEW_PERSONS}),
     RoleCode.CDC_EPIDEMIOLOGIST: frozenset(
-        {C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA, C.REPORT_CASES}
+        {
+            C.VIEW_PERSONS,
+            C.EDIT_PERSONS,
+            C.REVEAL_PERSONAL_DATA,
+            C.EXPORT_DATA,
+            C.REPORT_CASES,
+            C.INVESTIGATE_CASES,
+            C.TRACE_CONTACTS,
+        }
     ),
     RoleCode.CDC_REVIEWER: frozenset(
         {C.VIEW_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA, C.REVIEW_CASES}
@@ -50,10 +60,10 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     ),
     RoleCode.LAB_STAFF: frozenset({C.VIEW_PERSONS}),
     RoleCode.STREET_WORKER: frozenset(
-        {C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA}
+        {C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA, C.TRACE_CONTACTS}
     ),
     RoleCode.GRID_WORKER: frozenset(
-        {C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA}
+        {C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA, C.TRACE_CONTACTS}
     ),
     RoleCode.FACILITY_STAFF: frozenset({C.VIEW_PERSONS, C.REVEAL_PERSONAL_DATA}),
     RoleCode.SCHOOL_DOCTOR: frozenset({C.VIEW_PERSONS}),

@@ -187,7 +187,7 @@ def create_contact(request, payload: ContactIn):
     """Register a close contact (`case`) or a contact of a close contact
     (`source_contact`); the person must be registered and in the caller's jurisdiction.
     Starts the 12-hour control duty."""
-    require(request, Capability.EDIT_PERSONS)
+    require(request, Capability.TRACE_CONTACTS)
     form = ContactForm(payload.dict(), user=request.user)
     if not form.is_valid():
         return Status(422, {"detail": form_errors(form)})
@@ -203,7 +203,7 @@ def create_contact(request, payload: ContactIn):
 @router.post("/contacts/{contact_id}/controlled", response={200: ContactOut, 422: ErrorsOut})
 def mark_contact_controlled(request, contact_id: int):
     """Control measures are in place (落实管控): closes the 12-hour task."""
-    require(request, Capability.EDIT_PERSONS)
+    require(request, Capability.TRACE_CONTACTS)
     contact = get_visible_or_404(Contact, request.user, pk=contact_id)
     try:
         services.mark_controlled(request.user, contact)
@@ -258,7 +258,7 @@ def get_investigation(request, case_id: int):
 def put_investigation(request, case_id: int, payload: InvestigationIn):
     """Start (if needed) and save the investigation. `source_case` with source type `case`,
     `source_place` with `place`."""
-    require(request, Capability.EDIT_PERSONS)
+    require(request, Capability.INVESTIGATE_CASES)
     case = reported_case(request, case_id)
     current = Investigation.objects.filter(case=case).first()
     form = InvestigationForm(payload.dict(), instance=current, user=request.user, case=case)
@@ -277,7 +277,7 @@ def put_investigation(request, case_id: int, payload: InvestigationIn):
 )
 def complete_investigation(request, case_id: int):
     """Complete the investigation: closes the 24-hour task."""
-    require(request, Capability.EDIT_PERSONS)
+    require(request, Capability.INVESTIGATE_CASES)
     case = reported_case(request, case_id)
     current = Investigation.objects.filter(case=case).first()
     try:

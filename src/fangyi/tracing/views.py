@@ -64,7 +64,7 @@ def investigation(request, case_id: int):
     current = Investigation.objects.filter(case=case).first()
     form = InvestigationForm(request.POST or None, instance=current, user=request.user, case=case)
     if request.method == "POST":
-        require(request.user, Capability.EDIT_PERSONS)
+        require(request.user, Capability.INVESTIGATE_CASES)
         if form.is_valid():
             try:
                 current = services.start_investigation(request.user, case)
@@ -85,14 +85,14 @@ def _investigation_page(request, case, current, form, trajectory_form):
         "trajectory_form": trajectory_form,
         "trajectory": current.trajectory.select_related("place") if current else [],
         "task": deadlines.tasks_of(case, Duty.INVESTIGATE_CASE).order_by("-started_at").first(),
-        "can_edit": request.user.can(Capability.EDIT_PERSONS),
+        "can_edit": request.user.can(Capability.INVESTIGATE_CASES),
     }
     return render(request, "tracing/investigation.html", context)
 
 
 @require_POST
 def trajectory_add(request, case_id: int):
-    require(request.user, Capability.EDIT_PERSONS)
+    require(request.user, Capability.INVESTIGATE_CASES)
     case = reported_case_or_404(request.user, case_id)
     form = TrajectoryForm(request.POST, user=request.user)
     if form.is_valid():
@@ -111,7 +111,7 @@ def trajectory_add(request, case_id: int):
 
 @require_POST
 def trajectory_remove(request, case_id: int, entry_id: int):
-    require(request.user, Capability.EDIT_PERSONS)
+    require(request.user, Capability.INVESTIGATE_CASES)
     case = reported_case_or_404(request.user, case_id)
     entry = TrajectoryEntry.objects.filter(investigation__case=case, pk=entry_id).first()
     if entry is None:
@@ -123,7 +123,7 @@ def trajectory_remove(request, case_id: int, entry_id: int):
 
 @require_POST
 def investigation_complete(request, case_id: int):
-    require(request.user, Capability.EDIT_PERSONS)
+    require(request.user, Capability.INVESTIGATE_CASES)
     case = reported_case_or_404(request.user, case_id)
     current = Investigation.objects.filter(case=case).first()
     if current is None:
@@ -150,7 +150,7 @@ def contact_list(request):
         "page": page,
         "query": query,
         "now": timezone.now(),
-        "can_edit": request.user.can(Capability.EDIT_PERSONS),
+        "can_edit": request.user.can(Capability.TRACE_CONTACTS),
     }
     partial = request.headers.get("HX-Target") == "contact-table"
     template = "tracing/partials/contact_table.html" if partial else "tracing/contact_list.html"
@@ -228,7 +228,7 @@ def contact_export(request):
 
 @require_POST
 def contact_controlled(request, pk: int):
-    require(request.user, Capability.EDIT_PERSONS)
+    require(request.user, Capability.TRACE_CONTACTS)
     contact = get_visible_or_404(Contact, request.user, pk=pk)
     try:
         services.mark_controlled(request.user, contact)
@@ -270,7 +270,7 @@ def _register_page(request, *, case=None, source_contact=None):
         **fixed,
     )
     if request.method == "POST":
-        require(user, Capability.EDIT_PERSONS)
+        require(user, Capability.TRACE_CONTACTS)
         if form.is_valid() and (not creating or person_form.is_valid()):
             try:
                 if creating:
@@ -312,7 +312,7 @@ def _register_page(request, *, case=None, source_contact=None):
         "chosen": chosen,
         **_registered(user, case, source_contact),
         "now": timezone.now(),
-        "can_edit": user.can(Capability.EDIT_PERSONS),
+        "can_edit": user.can(Capability.TRACE_CONTACTS),
         "can_export_assistance": user.can(Capability.EXPORT_DATA)
         and user.can(Capability.REVEAL_PERSONAL_DATA),
     }
@@ -341,7 +341,7 @@ def _registered(user, case, source_contact) -> dict:
 
 
 def contact_import(request, case_id: int):
-    require(request.user, Capability.EDIT_PERSONS)
+    require(request.user, Capability.TRACE_CONTACTS)
     case = reported_case_or_404(request.user, case_id)
     form = ContactImportForm(request.POST or None, request.FILES or None)
     result = None
@@ -368,7 +368,7 @@ def contact_import(request, case_id: int):
 
 
 def contact_import_template(request):
-    require(request.user, Capability.EDIT_PERSONS)
+    require(request.user, Capability.TRACE_CONTACTS)
     return imports.template_response()
 
 
