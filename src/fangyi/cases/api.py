@@ -1,6 +1,5 @@
 from datetime import date, datetime
 
-from django.http import Http404
 from ninja import Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
 
@@ -9,7 +8,7 @@ from fangyi.cases import services
 from fangyi.cases.filters import CaseFilterForm
 from fangyi.cases.forms import CaseForm
 from fangyi.cases.models import CaseReport
-from fangyi.core.access import get_visible_or_404
+from fangyi.core.access import get_visible_or_404, require_capability
 from fangyi.core.api_errors import bilingual, form_errors
 
 router = Router(tags=["cases"])
@@ -84,11 +83,6 @@ def case_out(case: CaseReport) -> dict:
     }
 
 
-def require(request, capability: str) -> None:
-    if not request.user.can(capability):
-        raise Http404
-
-
 def rule_error(error: services.CaseRuleError):
     return Status(409, {"detail": [{"loc": ["body"], "type": "rule", **bilingual(error.message)}]})
 
@@ -119,7 +113,7 @@ def list_cases(
     q: str = "",
 ):
     """Report cards in the caller's jurisdiction (deleted ones only with status=deleted)."""
-    require(request, Capability.VIEW_PERSONS)
+    require_capability(request.user, Capability.VIEW_PERSONS)
     params = {
         "disease": disease,
         "classification": classification,
@@ -134,7 +128,7 @@ def list_cases(
 
 @router.get("/cases/{case_id}", response=CaseOut)
 def get_case(request, case_id: int):
-    require(request, Capability.VIEW_PERSONS)
+    require_capability(request.user, Capability.VIEW_PERSONS)
     return case_out(get_visible_or_404(CaseReport, request.user, pk=case_id))
 
 
@@ -147,7 +141,7 @@ def _validated(request, payload: CaseIn, instance=None):
 def create_case(request, payload: CaseCreateIn):
     """Fill a card; `submit=true` reports it at once (409 on a possible duplicate unless
     `duplicate_confirmed`)."""
-    require(request, Capability.REPORT_CASES)
+    require_capability(request.user, Capability.REPORT_CASES)
     form = _validated(request, payload)
     if not form.is_valid():
         return Status(422, {"detail": form_errors(form)})
@@ -165,7 +159,7 @@ def create_case(request, payload: CaseCreateIn):
 
 @router.post("/cases/{case_id}/submit", response={200: CaseOut, 409: ErrorOut})
 def submit_case(request, case_id: int, duplicate_confirmed: bool = False):
-    require(request, Capability.REPORT_CASES)
+    require_capability(request.user, Capability.REPORT_CASES)
     case = get_visible_or_404(CaseReport, request.user, pk=case_id)
     try:
         services.submit_case(request.user, case, duplicate_confirmed=duplicate_confirmed)
@@ -178,7 +172,7 @@ def submit_case(request, case_id: int, duplicate_confirmed: bool = False):
 
 @router.post("/cases/{case_id}/review", response={200: CaseOut, 409: ErrorOut})
 def review_case(request, case_id: int):
-    require(request, Capability.REVIEW_CASES)
+    require_capability(request.user, Capability.REVIEW_CASES)
     case = get_visible_or_404(CaseReport, request.user, pk=case_id)
     try:
         services.review_case(request.user, case)
@@ -189,7 +183,7 @@ def review_case(request, case_id: int):
 
 @router.post("/cases/{case_id}/revise", response={200: CaseOut, 409: ErrorOut, 422: ErrorOut})
 def revise_case(request, case_id: int, payload: ReviseIn):
-    require(request, Capability.REVIEW_CASES)
+    require_capability(request.user, Capability.REVIEW_CASES)
     case = get_visible_or_404(CaseReport, request.user, pk=case_id)
     form = _validated(request, payload, instance=case)
     if not form.is_valid():
@@ -203,7 +197,7 @@ def revise_case(request, case_id: int, payload: ReviseIn):
 
 @router.post("/cases/{case_id}/delete", response={200: CaseOut, 409: ErrorOut})
 def delete_case(request, case_id: int, payload: ReasonIn):
-    require(request, Capability.REVIEW_CASES)
+    require_capability(request.user, Capability.REVIEW_CASES)
     case = get_visible_or_404(CaseReport, request.user, pk=case_id)
     try:
         services.delete_case(request.user, case, payload.reason)

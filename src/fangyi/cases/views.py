@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -12,7 +11,7 @@ from fangyi.cases.filters import CaseFilterForm
 from fangyi.cases.forms import CaseForm
 from fangyi.cases.models import CaseReport
 from fangyi.core import deadlines
-from fangyi.core.access import get_visible_or_404
+from fangyi.core.access import get_visible_or_404, require_capability
 from fangyi.core.audit import history_of, log_access
 from fangyi.core.excel import xlsx_response
 from fangyi.core.models import AccessLog
@@ -20,13 +19,8 @@ from fangyi.core.paging import paginate
 from fangyi.people.models import Person
 
 
-def require(user, capability: str) -> None:
-    if not user.can(capability):
-        raise Http404
-
-
 def case_list(request):
-    require(request.user, Capability.VIEW_PERSONS)
+    require_capability(request.user, Capability.VIEW_PERSONS)
     filters = CaseFilterForm(request.GET, user=request.user)
     page, query = paginate(request, filters.cases(), 50)
     context = {"filters": filters, "page": page, "query": query}
@@ -54,7 +48,7 @@ CASE_EXPORT_COLUMNS = [
 
 
 def case_export(request):
-    require(request.user, Capability.EXPORT_DATA)
+    require_capability(request.user, Capability.EXPORT_DATA)
     filters = CaseFilterForm(request.GET, user=request.user)
     rows = [
         [
@@ -93,7 +87,7 @@ def _local(moment):
 
 
 def case_detail(request, pk: int):
-    require(request.user, Capability.VIEW_PERSONS)
+    require_capability(request.user, Capability.VIEW_PERSONS)
     case = get_visible_or_404(CaseReport, request.user, pk=pk)
     context = {
         "case": case,
@@ -107,7 +101,7 @@ def case_detail(request, pk: int):
 
 
 def case_create(request):
-    require(request.user, Capability.REPORT_CASES)
+    require_capability(request.user, Capability.REPORT_CASES)
     initial = {}
     if person_id := request.GET.get("person"):
         initial["person"] = get_visible_or_404(Person, request.user, pk=person_id)
@@ -138,7 +132,7 @@ def _submit(request, case: CaseReport, *, confirmed: bool = False):
 
 @require_POST
 def case_submit(request, pk: int):
-    require(request.user, Capability.REPORT_CASES)
+    require_capability(request.user, Capability.REPORT_CASES)
     case = get_visible_or_404(CaseReport, request.user, pk=pk)
     decision = request.POST.get("duplicate")
     if decision == "link":
@@ -151,7 +145,7 @@ def case_submit(request, pk: int):
 
 @require_POST
 def case_review(request, pk: int):
-    require(request.user, Capability.REVIEW_CASES)
+    require_capability(request.user, Capability.REVIEW_CASES)
     case = get_visible_or_404(CaseReport, request.user, pk=pk)
     try:
         services.review_case(request.user, case)
@@ -164,7 +158,9 @@ def case_review(request, pk: int):
 def case_revise(request, pk: int):
     case = get_visible_or_404(CaseReport, request.user, pk=pk)
     editing_draft = case.status == CaseReport.Status.DRAFT
-    require(request.user, Capability.REPORT_CASES if editing_draft else Capability.REVIEW_CASES)
+    require_capability(
+        request.user, Capability.REPORT_CASES if editing_draft else Capability.REVIEW_CASES
+    )
     form = CaseForm(request.POST or None, instance=case, user=request.user)
     reason = request.POST.get("reason", "")
     if request.method == "POST" and form.is_valid():
@@ -187,7 +183,7 @@ def case_delete(request, pk: int):
     case = get_visible_or_404(CaseReport, request.user, pk=pk)
     own_draft = case.status == CaseReport.Status.DRAFT and case.created_by == request.user
     if not own_draft:
-        require(request.user, Capability.REVIEW_CASES)
+        require_capability(request.user, Capability.REVIEW_CASES)
     try:
         services.delete_case(request.user, case, request.POST.get("reason", ""))
         messages.success(request, _("报告卡已删除。"))
@@ -197,7 +193,7 @@ def case_delete(request, pk: int):
 
 
 def review_queue(request):
-    require(request.user, Capability.REVIEW_CASES)
+    require_capability(request.user, Capability.REVIEW_CASES)
     cases = (
         CaseReport.objects.visible_to(request.user)
         .filter(status=CaseReport.Status.SUBMITTED)
@@ -210,7 +206,7 @@ def review_queue(request):
 
 def person_lookup(request):
     """htmx: persons matching a search, to pick the patient of a card."""
-    require(request.user, Capability.REPORT_CASES)
+    require_capability(request.user, Capability.REPORT_CASES)
     query = request.GET.get("q", "")
     persons = (
         Person.objects.visible_to(request.user).search(query).select_related("grid")[:10]

@@ -60,6 +60,12 @@ class ScopedQuerySet(models.QuerySet):
         return self.filter(**{lookup: path})
 
 
+def require_capability(user, capability: str) -> None:
+    """A user without the capability gets the same 404 as for a record out of scope."""
+    if not user.can(capability):
+        raise Http404
+
+
 def get_visible_or_404(model: type[M], user: User, **lookup) -> M:
     try:
         return model.objects.visible_to(user).get(**lookup)

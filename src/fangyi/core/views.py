@@ -4,13 +4,13 @@ from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.db import connection
 from django.db.models import Count, Q
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from fangyi.accounts.roles import Capability
 from fangyi.cases.models import CaseReport
-from fangyi.core.access import public
+from fangyi.core.access import public, require_capability
 from fangyi.core.models import AccessLog, JobHeartbeat, Task
 from fangyi.core.paging import paginate
 from fangyi.core.tasks import HEARTBEAT
@@ -54,8 +54,7 @@ def home(request):
 
 
 def access_log(request):
-    if not request.user.can(Capability.VIEW_AUDIT):
-        raise Http404
+    require_capability(request.user, Capability.VIEW_AUDIT)
     entries = AccessLog.objects.visible_to(request.user).select_related("actor")
     if action := request.GET.get("action"):
         entries = entries.filter(action=action)

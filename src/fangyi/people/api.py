@@ -1,12 +1,11 @@
 from datetime import date
 
-from django.http import Http404
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import PageNumberPagination, paginate
 
 from fangyi.accounts.roles import Capability
-from fangyi.core.access import get_visible_or_404
+from fangyi.core.access import get_visible_or_404, require_capability
 from fangyi.core.api_errors import form_errors
 from fangyi.people import services
 from fangyi.people.filters import PersonFilterForm
@@ -72,11 +71,6 @@ def person_out(person: Person, revealed: dict | None = None) -> dict:
     }
 
 
-def require(request, capability: str) -> None:
-    if not request.user.can(capability):
-        raise Http404
-
-
 class PersonPagination(PageNumberPagination):
     """Slices the queryset first, then shapes (and masks) only the rows of the page."""
 
@@ -97,7 +91,7 @@ def list_persons(
 ):
     """Persons in the caller's jurisdiction. `search`: name, pinyin or initials (zs),
     last 4 digits of ID or phone, a full ID or phone number."""
-    require(request, Capability.VIEW_PERSONS)
+    require_capability(request.user, Capability.VIEW_PERSONS)
     filters = PersonFilterForm(
         {"q": search, "region": region, "category": category, "key_group": key_group},
         user=request.user,
@@ -108,7 +102,7 @@ def list_persons(
 @router.get("/persons/{person_id}", response=PersonOut)
 def get_person(request, person_id: int, reveal: bool = False):
     """`reveal=true` returns the ID number and phone in full (logged; needs the right)."""
-    require(request, Capability.VIEW_PERSONS)
+    require_capability(request.user, Capability.VIEW_PERSONS)
     person = get_visible_or_404(Person, request.user, pk=person_id)
     if not reveal:
         return person_out(person)
@@ -119,7 +113,7 @@ def get_person(request, person_id: int, reveal: bool = False):
 
 @router.post("/persons", response={201: PersonOut, 422: ValidationErrorOut})
 def create_person(request, payload: PersonIn):
-    require(request, Capability.EDIT_PERSONS)
+    require_capability(request.user, Capability.EDIT_PERSONS)
     data = {k: v for k, v in payload.dict().items() if v is not None}
     form = PersonForm(data, user=request.user)
     if not form.is_valid():

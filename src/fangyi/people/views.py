@@ -1,13 +1,12 @@
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from fangyi.accounts.roles import Capability
-from fangyi.core.access import get_visible_or_404
+from fangyi.core.access import get_visible_or_404, require_capability
 from fangyi.core.audit import history_of
 from fangyi.core.excel import xlsx_response
 from fangyi.people import services
@@ -17,13 +16,8 @@ from fangyi.people.forms import PersonForm
 from fangyi.people.models import Person
 
 
-def require(user, capability: str) -> None:
-    if not user.can(capability):
-        raise Http404
-
-
 def person_list(request):
-    require(request.user, Capability.VIEW_PERSONS)
+    require_capability(request.user, Capability.VIEW_PERSONS)
     filters = PersonFilterForm(request.GET, user=request.user)
     page, query = filters.page(request)
     context = {"filters": filters, "page": page, "query": query}
@@ -33,7 +27,7 @@ def person_list(request):
 
 
 def person_export(request):
-    require(request.user, Capability.EXPORT_DATA)
+    require_capability(request.user, Capability.EXPORT_DATA)
     filters = PersonFilterForm(request.GET, user=request.user)
     persons = filters.persons().select_related("grid").prefetch_related("key_groups")
     if (count := persons.count()) > settings.EXPORT_MAX_ROWS:
@@ -56,7 +50,7 @@ def person_export(request):
 
 
 def person_detail(request, pk: int):
-    require(request.user, Capability.VIEW_PERSONS)
+    require_capability(request.user, Capability.VIEW_PERSONS)
     person = get_visible_or_404(Person, request.user, pk=pk)
     labels = PersonForm.field_labels()
     history = [
@@ -74,14 +68,14 @@ def person_detail(request, pk: int):
 
 @require_POST
 def person_reveal(request, pk: int):
-    require(request.user, Capability.REVEAL_PERSONAL_DATA)
+    require_capability(request.user, Capability.REVEAL_PERSONAL_DATA)
     person = get_visible_or_404(Person, request.user, pk=pk)
     revealed = services.reveal_personal_data(request.user, person, request=request)
     return render(request, "people/partials/identity.html", {"person": person, **revealed})
 
 
 def person_create(request):
-    require(request.user, Capability.EDIT_PERSONS)
+    require_capability(request.user, Capability.EDIT_PERSONS)
     form = PersonForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         person = services.create_person(request.user, form.cleaned_data)
@@ -91,7 +85,7 @@ def person_create(request):
 
 
 def person_edit(request, pk: int):
-    require(request.user, Capability.EDIT_PERSONS)
+    require_capability(request.user, Capability.EDIT_PERSONS)
     person = get_visible_or_404(Person, request.user, pk=pk)
     form = PersonForm(request.POST or None, instance=person, user=request.user)
     if request.method == "POST" and form.is_valid():

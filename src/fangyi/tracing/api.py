@@ -7,7 +7,7 @@ from ninja.pagination import PageNumberPagination, paginate
 
 from fangyi.accounts.roles import Capability
 from fangyi.cases.models import CaseReport
-from fangyi.core.access import get_visible_or_404
+from fangyi.core.access import get_visible_or_404, require_capability
 from fangyi.core.api_errors import bilingual, form_errors
 from fangyi.tracing import services
 from fangyi.tracing.forms import ContactFilterForm, ContactForm, InvestigationForm
@@ -88,11 +88,6 @@ class ErrorsOut(Schema):
     detail: list[dict]
 
 
-def require(request, capability: str) -> None:
-    if not request.user.can(capability):
-        raise Http404
-
-
 def rule_errors(error: services.TracingRuleError) -> dict:
     """A service refusal in the shape of a 422 detail."""
     location = ["body", error.field] if error.field else ["body"]
@@ -162,7 +157,7 @@ def list_contacts(
 ):
     """Contacts living in the caller's jurisdiction. `case`: the close contacts of that
     case and their contacts; `overdue`: control not in place past the 12-hour limit."""
-    require(request, Capability.VIEW_PERSONS)
+    require_capability(request.user, Capability.VIEW_PERSONS)
     filters = ContactFilterForm(
         {
             "case": case,
@@ -178,7 +173,7 @@ def list_contacts(
 
 @router.get("/contacts/{contact_id}", response=ContactOut)
 def get_contact(request, contact_id: int):
-    require(request, Capability.VIEW_PERSONS)
+    require_capability(request.user, Capability.VIEW_PERSONS)
     return contact_out(visible_contact(request, contact_id))
 
 
@@ -187,7 +182,7 @@ def create_contact(request, payload: ContactIn):
     """Register a close contact (`case`) or a contact of a close contact
     (`source_contact`); the person must be registered and in the caller's jurisdiction.
     Starts the 12-hour control duty."""
-    require(request, Capability.TRACE_CONTACTS)
+    require_capability(request.user, Capability.TRACE_CONTACTS)
     form = ContactForm(payload.dict(), user=request.user)
     if not form.is_valid():
         return Status(422, {"detail": form_errors(form)})
@@ -203,7 +198,7 @@ def create_contact(request, payload: ContactIn):
 @router.post("/contacts/{contact_id}/controlled", response={200: ContactOut, 422: ErrorsOut})
 def mark_contact_controlled(request, contact_id: int):
     """Control measures are in place (落实管控): closes the 12-hour task."""
-    require(request, Capability.TRACE_CONTACTS)
+    require_capability(request.user, Capability.TRACE_CONTACTS)
     contact = get_visible_or_404(Contact, request.user, pk=contact_id)
     try:
         services.mark_controlled(request.user, contact)
@@ -249,7 +244,7 @@ def investigation_out(case: CaseReport, investigation: Investigation | None) -> 
 @router.get("/cases/{case_id}/investigation", response=InvestigationOut)
 def get_investigation(request, case_id: int):
     """The case's investigation (`id` null while nobody has started it)."""
-    require(request, Capability.VIEW_PERSONS)
+    require_capability(request.user, Capability.VIEW_PERSONS)
     case = reported_case(request, case_id)
     return investigation_out(case, Investigation.objects.filter(case=case).first())
 
@@ -258,7 +253,7 @@ def get_investigation(request, case_id: int):
 def put_investigation(request, case_id: int, payload: InvestigationIn):
     """Start (if needed) and save the investigation. `source_case` with source type `case`,
     `source_place` with `place`."""
-    require(request, Capability.INVESTIGATE_CASES)
+    require_capability(request.user, Capability.INVESTIGATE_CASES)
     case = reported_case(request, case_id)
     current = Investigation.objects.filter(case=case).first()
     form = InvestigationForm(payload.dict(), instance=current, user=request.user, case=case)
@@ -277,7 +272,7 @@ def put_investigation(request, case_id: int, payload: InvestigationIn):
 )
 def complete_investigation(request, case_id: int):
     """Complete the investigation: closes the 24-hour task."""
-    require(request, Capability.INVESTIGATE_CASES)
+    require_capability(request.user, Capability.INVESTIGATE_CASES)
     case = reported_case(request, case_id)
     current = Investigation.objects.filter(case=case).first()
     try:

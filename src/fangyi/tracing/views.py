@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from fangyi.accounts.roles import Capability
 from fangyi.cases.models import CaseReport
 from fangyi.core import deadlines
-from fangyi.core.access import get_visible_or_404
+from fangyi.core.access import get_visible_or_404, require_capability
 from fangyi.core.audit import log_access
 from fangyi.core.excel import xlsx_response
 from fangyi.core.models import AccessLog, Duty
@@ -35,11 +35,6 @@ CONTACT_PAGE_SIZE = 50
 LOOKUP_LIMIT = 10
 
 
-def require(user, capability: str) -> None:
-    if not user.can(capability):
-        raise Http404
-
-
 def reported_case_or_404(user, case_id: int) -> CaseReport:
     return get_visible_or_404(CaseReport, user, pk=case_id, status__in=services.REPORTED)
 
@@ -59,12 +54,12 @@ def _local(moment) -> str:
 
 
 def investigation(request, case_id: int):
-    require(request.user, Capability.VIEW_PERSONS)
+    require_capability(request.user, Capability.VIEW_PERSONS)
     case = reported_case_or_404(request.user, case_id)
     current = Investigation.objects.filter(case=case).first()
     form = InvestigationForm(request.POST or None, instance=current, user=request.user, case=case)
     if request.method == "POST":
-        require(request.user, Capability.INVESTIGATE_CASES)
+        require_capability(request.user, Capability.INVESTIGATE_CASES)
         if form.is_valid():
             try:
                 current = services.start_investigation(request.user, case)
@@ -92,7 +87,7 @@ def _investigation_page(request, case, current, form, trajectory_form):
 
 @require_POST
 def trajectory_add(request, case_id: int):
-    require(request.user, Capability.INVESTIGATE_CASES)
+    require_capability(request.user, Capability.INVESTIGATE_CASES)
     case = reported_case_or_404(request.user, case_id)
     form = TrajectoryForm(request.POST, user=request.user)
     if form.is_valid():
@@ -111,7 +106,7 @@ def trajectory_add(request, case_id: int):
 
 @require_POST
 def trajectory_remove(request, case_id: int, entry_id: int):
-    require(request.user, Capability.INVESTIGATE_CASES)
+    require_capability(request.user, Capability.INVESTIGATE_CASES)
     case = reported_case_or_404(request.user, case_id)
     entry = TrajectoryEntry.objects.filter(investigation__case=case, pk=entry_id).first()
     if entry is None:
@@ -123,7 +118,7 @@ def trajectory_remove(request, case_id: int, entry_id: int):
 
 @require_POST
 def investigation_complete(request, case_id: int):
-    require(request.user, Capability.INVESTIGATE_CASES)
+    require_capability(request.user, Capability.INVESTIGATE_CASES)
     case = reported_case_or_404(request.user, case_id)
     current = Investigation.objects.filter(case=case).first()
     if current is None:
@@ -142,7 +137,7 @@ def investigation_complete(request, case_id: int):
 
 
 def contact_list(request):
-    require(request.user, Capability.VIEW_PERSONS)
+    require_capability(request.user, Capability.VIEW_PERSONS)
     filters = ContactFilterForm(request.GET, user=request.user)
     page, query = paginate(request, filters.contacts(), CONTACT_PAGE_SIZE)
     context = {
@@ -182,7 +177,7 @@ def _degree_label(contact: Contact) -> str:
 
 
 def contact_export(request):
-    require(request.user, Capability.EXPORT_DATA)
+    require_capability(request.user, Capability.EXPORT_DATA)
     filters = ContactFilterForm(request.GET, user=request.user)
     contacts = filters.contacts()
     if (count := contacts.count()) > settings.EXPORT_MAX_ROWS:
@@ -228,7 +223,7 @@ def contact_export(request):
 
 @require_POST
 def contact_controlled(request, pk: int):
-    require(request.user, Capability.TRACE_CONTACTS)
+    require_capability(request.user, Capability.TRACE_CONTACTS)
     contact = get_visible_or_404(Contact, request.user, pk=pk)
     try:
         services.mark_controlled(request.user, contact)
@@ -245,14 +240,14 @@ def contact_controlled(request, pk: int):
 def case_contacts(request, case_id: int):
     """A case's contacts (close contacts with their own contacts nested), the register
     form, the import and the assistance list."""
-    require(request.user, Capability.VIEW_PERSONS)
+    require_capability(request.user, Capability.VIEW_PERSONS)
     case = reported_case_or_404(request.user, case_id)
     return _register_page(request, case=case)
 
 
 def secondary_contacts(request, pk: int):
     """Register a contact of a close contact (次密接)."""
-    require(request.user, Capability.VIEW_PERSONS)
+    require_capability(request.user, Capability.VIEW_PERSONS)
     source = get_visible_or_404(Contact, request.user, pk=pk, case__isnull=False)
     return _register_page(request, source_contact=source)
 
@@ -270,7 +265,7 @@ def _register_page(request, *, case=None, source_contact=None):
         **fixed,
     )
     if request.method == "POST":
-        require(user, Capability.TRACE_CONTACTS)
+        require_capability(user, Capability.TRACE_CONTACTS)
         if form.is_valid() and (not creating or person_form.is_valid()):
             try:
                 if creating:
@@ -341,7 +336,7 @@ def _registered(user, case, source_contact) -> dict:
 
 
 def contact_import(request, case_id: int):
-    require(request.user, Capability.TRACE_CONTACTS)
+    require_capability(request.user, Capability.TRACE_CONTACTS)
     case = reported_case_or_404(request.user, case_id)
     form = ContactImportForm(request.POST or None, request.FILES or None)
     result = None
@@ -368,7 +363,7 @@ def contact_import(request, case_id: int):
 
 
 def contact_import_template(request):
-    require(request.user, Capability.TRACE_CONTACTS)
+    require_capability(request.user, Capability.TRACE_CONTACTS)
     return imports.template_response()
 
 
@@ -394,8 +389,8 @@ ASSISTANCE_COLUMNS = [
 def assistance_export(request, case_id: int):
     """The list handed to another jurisdiction: it must carry the full ID and phone, so it
     needs the reveal right as well as the export right, and is logged as both."""
-    require(request.user, Capability.EXPORT_DATA)
-    require(request.user, Capability.REVEAL_PERSONAL_DATA)
+    require_capability(request.user, Capability.EXPORT_DATA)
+    require_capability(request.user, Capability.REVEAL_PERSONAL_DATA)
     case = reported_case_or_404(request.user, case_id)
     contacts = list(services.assistance_contacts(request.user, case))
     rows = [
