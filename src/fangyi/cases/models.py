@@ -4,6 +4,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangyi.core.access import ScopedQuerySet
+from fangyi.core.timefmt import local_minute
 from fangyi.diseases.models import Classification
 
 
@@ -117,7 +118,7 @@ class CaseReport(models.Model):
             "disease": self.disease.name,
             "classification": self.get_classification_display(),
             "onset_date": self.onset_date.isoformat() if self.onset_date else "",
-            "diagnosed_at": timezone.localtime(self.diagnosed_at).strftime("%Y-%m-%d %H:%M"),
+            "diagnosed_at": local_minute(self.diagnosed_at),
             "death_date": self.death_date.isoformat() if self.death_date else "",
             "occupation": self.occupation,
             "address_at_onset": self.address_at_onset,

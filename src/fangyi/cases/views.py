@@ -12,10 +12,10 @@ from fangyi.cases.forms import CaseForm
 from fangyi.cases.models import CaseReport
 from fangyi.core import deadlines
 from fangyi.core.access import get_visible_or_404, require_capability
-from fangyi.core.audit import history_of, log_access
+from fangyi.core.audit import history_of, log_export
 from fangyi.core.excel import xlsx_response
-from fangyi.core.models import AccessLog
 from fangyi.core.paging import paginate
+from fangyi.core.timefmt import local_minute
 from fangyi.people.models import Person
 
 
@@ -59,9 +59,9 @@ def case_export(request):
             c.disease.name,
             c.get_classification_display(),
             c.onset_date,
-            _local(c.diagnosed_at),
-            _local(c.submitted_at),
-            _local(c.reviewed_at),
+            local_minute(c.diagnosed_at),
+            local_minute(c.submitted_at),
+            local_minute(c.reviewed_at),
             c.get_status_display(),
             c.region.full_name,
             str(c.reporting_organisation or ""),
@@ -69,21 +69,14 @@ def case_export(request):
         ]
         for c in filters.cases()
     ]
-    log_access(
+    log_export(
         request.user,
-        AccessLog.Action.EXPORT,
         label=_("传染病报告卡"),
-        region=request.user.region,
-        detail={"rows": len(rows), "filters": filters.applied()},
+        rows=len(rows),
+        filters=filters.applied(),
         request=request,
     )
     return xlsx_response(_("传染病报告卡"), CASE_EXPORT_COLUMNS, rows, filename="cases.xlsx")
-
-
-def _local(moment):
-    from django.utils import timezone
-
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 def case_detail(request, pk: int):

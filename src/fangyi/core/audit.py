@@ -69,6 +69,19 @@ def log_access(
     )
 
 
+def log_export(actor, *, label: str, rows: int, filters: dict, request=None, via="web"):
+    """An export of a list (masked or not): who, which list, how many rows, which filters."""
+    return log_access(
+        actor,
+        AccessLog.Action.EXPORT,
+        label=label,
+        region=actor.region,
+        detail={"rows": rows, "filters": filters},
+        request=request,
+        via=via,
+    )
+
+
 def history_of(obj: models.Model):
     return ChangeLog.objects.filter(
         content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk)

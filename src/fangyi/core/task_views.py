@@ -12,9 +12,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from fangyi.core import timeliness
-from fangyi.core.audit import log_access
+from fangyi.core.audit import log_export
 from fangyi.core.excel import xlsx_response
-from fangyi.core.models import AccessLog, Duty
+from fangyi.core.models import Duty
 from fangyi.core.paging import paginate
 
 ALERT_PAGE_SIZE = 50
@@ -147,12 +147,11 @@ def timeliness_export(request):
         for row in with_totals(rows)
     ]
     title = _("时限任务完成情况")
-    log_access(
+    log_export(
         request.user,
-        AccessLog.Action.EXPORT,
         label=title,
-        region=request.user.region,
-        detail={"rows": len(rows), "filters": form.applied()},
+        rows=len(rows),
+        filters=form.applied(),
         request=request,
     )
     data = form.cleaned_data

@@ -121,18 +121,6 @@ def reveal_personal_data(actor, person: Person, *, request=None, via: str = "web
     return {"id_number": person.id_number, "phone": person.phone}
 
 
-def log_export(actor, *, label: str, rows: int, filters: dict, request=None, via="web"):
-    log_access(
-        actor,
-        AccessLog.Action.EXPORT,
-        label=label,
-        region=actor.region,
-        detail={"rows": rows, "filters": filters},
-        request=request,
-        via=via,
-    )
-
-
 def bulk_create_persons(persons: Iterable[Person], batch_size: int = 2000) -> int:
     """Insert prepared persons (set_id_number/set_phone already called) in batches.
 

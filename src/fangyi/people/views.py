@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from fangyi.accounts.roles import Capability
 from fangyi.core.access import get_visible_or_404, require_capability
-from fangyi.core.audit import history_of
+from fangyi.core.audit import history_of, log_export
 from fangyi.core.excel import xlsx_response
 from fangyi.people import services
 from fangyi.people.exports import PERSON_EXPORT_COLUMNS, person_export_rows
@@ -39,7 +39,7 @@ def person_export(request):
         )
         return redirect(f"{reverse('person_list')}?{request.GET.urlencode()}")
     rows = person_export_rows(persons)
-    services.log_export(
+    log_export(
         request.user,
         label=_("人员名单"),
         rows=len(rows),

@@ -21,6 +21,7 @@ from fangyi.cases.models import CaseReport
 from fangyi.core import deadlines
 from fangyi.core.audit import diff, log_access, record_change
 from fangyi.core.models import AccessLog, ChangeLog, Duty
+from fangyi.core.timefmt import local_minute
 from fangyi.geo.models import Organisation
 from fangyi.people.models import Person
 from fangyi.people.services import create_person
@@ -55,10 +56,6 @@ def _user(actor):
     return actor if getattr(actor, "pk", None) else None
 
 
-def _local(moment: datetime | None) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
-
-
 # Investigation ----------------------------------------------------------------------------
 
 
@@ -70,7 +67,7 @@ def investigation_snapshot(investigation: Investigation) -> dict[str, str]:
         "source_case": f"#{investigation.source_case_id}" if investigation.source_case_id else "",
         "source_place": investigation.source_place.name if investigation.source_place_id else "",
         "notes": investigation.notes,
-        "completed_at": _local(investigation.completed_at),
+        "completed_at": local_minute(investigation.completed_at),
     }
 
 
@@ -132,8 +129,8 @@ def save_investigation(actor, investigation: Investigation, data: dict[str, Any]
 def trajectory_snapshot(entry: TrajectoryEntry) -> dict[str, str]:
     return {
         "place": entry.place.name if entry.place_id else entry.place_text,
-        "start": _local(entry.start),
-        "end": _local(entry.end),
+        "start": local_minute(entry.start),
+        "end": local_minute(entry.end),
         "notes": entry.notes,
     }
 
@@ -243,11 +240,11 @@ def contact_snapshot(contact: Contact) -> dict[str, str]:
         "source_contact": f"#{contact.source_contact_id}" if contact.source_contact_id else "",
         "relation": contact.relation,
         "setting": contact.get_setting_display(),
-        "last_exposure_at": _local(contact.last_exposure_at),
+        "last_exposure_at": local_minute(contact.last_exposure_at),
         "found_by": contact.get_found_by_display(),
         "source_note": contact.source_note,
         "needs_assistance": str(_("是")) if contact.needs_assistance else "",
-        "controlled_at": _local(contact.controlled_at),
+        "controlled_at": local_minute(contact.controlled_at),
         "became_case": f"#{contact.became_case_id}" if contact.became_case_id else "",
     }
 

@@ -13,10 +13,11 @@ from fangyi.accounts.roles import Capability
 from fangyi.cases.models import CaseReport
 from fangyi.core import deadlines
 from fangyi.core.access import get_visible_or_404, require_capability
-from fangyi.core.audit import log_access
+from fangyi.core.audit import log_export
 from fangyi.core.excel import xlsx_response
-from fangyi.core.models import AccessLog, Duty
+from fangyi.core.models import Duty
 from fangyi.core.paging import paginate
+from fangyi.core.timefmt import local_minute
 from fangyi.people.forms import PersonForm
 from fangyi.people.models import Person
 from fangyi.people.services import DuplicatePersonError
@@ -44,10 +45,6 @@ def back_to(request, fallback: str):
     if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         return redirect(target)
     return redirect(fallback)
-
-
-def _local(moment) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 # Investigation ----------------------------------------------------------------------------
@@ -200,20 +197,19 @@ def contact_export(request):
             c.disease_name,
             c.relation,
             c.get_setting_display(),
-            _local(c.last_exposure_at),
+            local_minute(c.last_exposure_at),
             c.get_found_by_display(),
-            _local(c.registered_at),
-            _local(c.control_due_at),
-            _local(c.controlled_at),
+            local_minute(c.registered_at),
+            local_minute(c.control_due_at),
+            local_minute(c.controlled_at),
         ]
         for c in contacts
     ]
-    log_access(
+    log_export(
         request.user,
-        AccessLog.Action.EXPORT,
         label=_("密切接触者名单"),
-        region=request.user.region,
-        detail={"rows": len(rows), "filters": filters.applied()},
+        rows=len(rows),
+        filters=filters.applied(),
         request=request,
     )
     return xlsx_response(
@@ -406,10 +402,10 @@ def assistance_export(request, case_id: int):
             _degree_label(c),
             c.relation,
             c.get_setting_display(),
-            _local(c.last_exposure_at),
+            local_minute(c.last_exposure_at),
             case.disease.name,
-            _local(case.diagnosed_at),
-            _local(c.registered_at),
+            local_minute(case.diagnosed_at),
+            local_minute(c.registered_at),
         ]
         for c in contacts
     ]
