@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "fangyi.diseases",
     "fangyi.cases",
     "fangyi.tracing",
+    "fangyi.measures",
 ]
 
 MIDDLEWARE = [

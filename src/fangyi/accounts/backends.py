@@ -5,7 +5,16 @@ from fangyi.accounts.roles import Capability
 # What each capability opens on the admin site (app labels); scope still applies there.
 ADMIN_SITE_APPS = {
     Capability.MANAGE_USERS: {"accounts"},
-    Capability.ADMINISTER: {"accounts", "geo", "people", "core", "diseases", "cases", "tracing"},
+    Capability.ADMINISTER: {
+        "accounts",
+        "geo",
+        "people",
+        "core",
+        "diseases",
+        "cases",
+        "tracing",
+        "measures",
+    },
 }
 
 

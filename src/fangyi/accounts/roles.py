@@ -34,13 +34,18 @@ class Capability(models.TextChoices):
     REVIEW_CASES = "review_cases", _("审核、订正和删除报告卡")
     INVESTIGATE_CASES = "investigate_cases", _("流行病学调查")
     TRACE_CONTACTS = "trace_contacts", _("登记密接和落实管控")
+    VIEW_MEASURES = "view_measures", _("查看管控人员和健康监测")
+    MANAGE_MEASURES = "manage_measures", _("落实管控措施、解除和转出")
+    RECORD_CHECKS = "record_checks", _("录入健康监测和管控期检测结果")
+    MANAGE_FACILITIES = "manage_facilities", _("管理隔离场所和房间")
+    PUBLISH_POLICIES = "publish_policies", _("发布管控政策")
     MANAGE_USERS = "manage_users", _("管理用户")
     ADMINISTER = "administer", _("管理系统配置（后台管理）")
 
 
 C = Capability
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
-    RoleCode.COMMANDER: frozenset({C.VIEW_PERSONS}),
+    RoleCode.COMMANDER: frozenset({C.VIEW_PERSONS, C.VIEW_MEASURES}),
     RoleCode.CDC_EPIDEMIOLOGIST: frozenset(
         {
             C.VIEW_PERSONS,
@@ -50,6 +55,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             C.REPORT_CASES,
             C.INVESTIGATE_CASES,
             C.TRACE_CONTACTS,
+            C.VIEW_MEASURES,
+            C.MANAGE_MEASURES,
+            C.RECORD_CHECKS,
         }
     ),
     RoleCode.CDC_REVIEWER: frozenset(
@@ -60,12 +68,40 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     ),
     RoleCode.LAB_STAFF: frozenset({C.VIEW_PERSONS}),
     RoleCode.STREET_WORKER: frozenset(
-        {C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA, C.TRACE_CONTACTS}
+        {
+            C.VIEW_PERSONS,
+            C.EDIT_PERSONS,
+            C.REVEAL_PERSONAL_DATA,
+            C.EXPORT_DATA,
+            C.TRACE_CONTACTS,
+            C.VIEW_MEASURES,
+            C.MANAGE_MEASURES,
+            C.RECORD_CHECKS,
+        }
     ),
     RoleCode.GRID_WORKER: frozenset(
-        {C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA, C.TRACE_CONTACTS}
+        {
+            C.VIEW_PERSONS,
+            C.EDIT_PERSONS,
+            C.REVEAL_PERSONAL_DATA,
+            C.EXPORT_DATA,
+            C.TRACE_CONTACTS,
+            C.VIEW_MEASURES,
+            C.MANAGE_MEASURES,
+            C.RECORD_CHECKS,
+        }
     ),
-    RoleCode.FACILITY_STAFF: frozenset({C.VIEW_PERSONS, C.REVEAL_PERSONAL_DATA}),
+    RoleCode.FACILITY_STAFF: frozenset(
+        {
+            C.VIEW_PERSONS,
+            C.REVEAL_PERSONAL_DATA,
+            C.EXPORT_DATA,
+            C.VIEW_MEASURES,
+            C.MANAGE_MEASURES,
+            C.RECORD_CHECKS,
+            C.MANAGE_FACILITIES,
+        }
+    ),
     RoleCode.SCHOOL_DOCTOR: frozenset({C.VIEW_PERSONS}),
     RoleCode.PHARMACY_CLERK: frozenset(),
     RoleCode.SUPPLIES_OFFICER: frozenset(),

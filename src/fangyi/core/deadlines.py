@@ -19,7 +19,7 @@ def rule_hours(duty: str, *, urgent: bool = False) -> int:
     return rules[False]
 
 
-def open_task(
+def new_task(
     duty: str,
     subject: models.Model,
     *,
@@ -31,9 +31,9 @@ def open_task(
     user=None,
     label: str = "",
 ) -> Task:
-    """Start the clock on a duty (hours from the rules unless given, e.g. a disease's limit)."""
+    """An unsaved task (for bulk creation); `open_task` saves one."""
     hours = hours if hours is not None else rule_hours(duty, urgent=urgent)
-    return Task.objects.create(
+    return Task(
         duty=duty,
         content_type=ContentType.objects.get_for_model(subject),
         object_id=subject.pk,
@@ -44,6 +44,13 @@ def open_task(
         started_at=started_at,
         due_at=started_at + timedelta(hours=hours),
     )
+
+
+def open_task(duty: str, subject: models.Model, **details) -> Task:
+    """Start the clock on a duty (hours from the rules unless given, e.g. a disease's limit)."""
+    task = new_task(duty, subject, **details)
+    task.save()
+    return task
 
 
 def tasks_of(subject: models.Model, duty: str | None = None):

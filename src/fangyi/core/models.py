@@ -99,6 +99,9 @@ class Duty(models.TextChoices):
     REVIEW_CASE = "review_case", _("报告卡审核")
     INVESTIGATE_CASE = "investigate_case", _("流行病学调查")
     CONTROL_CONTACT = "control_contact", _("密接管控")
+    REFER_FEVER = "refer_fever", _("发热转诊与采样")
+    MISSED_CHECK = "missed_check", _("漏测健康监测跟进")
+    MEASURE_TEST = "measure_test", _("管控期核酸采样")
 
 
 class DeadlineRule(models.Model):

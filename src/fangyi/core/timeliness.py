@@ -10,7 +10,9 @@ An open task concerns a user when it lies in the user's jurisdiction (`visible_t
      jurisdiction (`UNASSIGNED_DUTY_ROLES`): case-card reviews go to CDC reviewers,
      investigations to CDC epidemiologists, the control of contacts to CDC epidemiologists
      and street and grid workers. A duty missing from that table goes to all of these
-     jurisdiction roles, so a new duty is never nobody's.
+     jurisdiction roles, so a new duty is never nobody's. Some roles take up a duty only
+     for their own unit (`UNIT_DUTY_ROLES`): a quarantine facility's staff, its residents'
+     fever referrals, missed checks and tests.
 A grid worker thus sees the contacts to control in their grid, a street worker those of the
 whole street, the CDC reviewer every card waiting for review in the county, a clinician the
 cards they (or their hospital) still have to report. Alerts follow the same rule; an alert
@@ -63,6 +65,19 @@ UNASSIGNED_DUTY_ROLES: dict[str, frozenset[str]] = {
     Duty.CONTROL_CONTACT: frozenset(
         {RoleCode.CDC_EPIDEMIOLOGIST, RoleCode.STREET_WORKER, RoleCode.GRID_WORKER}
     ),
+    # Measures: a facility's own staff get its tasks through their unit (rule 2).
+    Duty.REFER_FEVER: frozenset(
+        {RoleCode.CDC_EPIDEMIOLOGIST, RoleCode.STREET_WORKER, RoleCode.GRID_WORKER}
+    ),
+    Duty.MISSED_CHECK: frozenset({RoleCode.STREET_WORKER, RoleCode.GRID_WORKER}),
+    Duty.MEASURE_TEST: frozenset({RoleCode.STREET_WORKER, RoleCode.GRID_WORKER}),
+}
+# Roles that take up a duty only when their own unit is responsible (rule 2), never across
+# the jurisdiction: a quarantine facility's staff do the checks and tests of its residents.
+UNIT_DUTY_ROLES = {
+    Duty.REFER_FEVER: frozenset({RoleCode.FACILITY_STAFF}),
+    Duty.MISSED_CHECK: frozenset({RoleCode.FACILITY_STAFF}),
+    Duty.MEASURE_TEST: frozenset({RoleCode.FACILITY_STAFF}),
 }
 # "Due soon" on the my-tasks page.
 DUE_SOON = timedelta(hours=2)
@@ -71,15 +86,21 @@ DUTY_LABELS = dict(Duty.choices)
 DUTY_ORDER = {value: index for index, value in enumerate(Duty.values)}
 
 
-def _takes_up(user, duty_field: str) -> Q:
-    """Work of the user's roles among unassigned tasks (UNASSIGNED_DUTY_ROLES), as SQL: the
-    roles are looked up inside the one query (uncorrelated, so evaluated once)."""
+def _duties_of_roles(user, duty_field: str, table: dict) -> list[Q]:
+    """Per duty of the table, "the duty is this one and the user has one of its roles", as
+    SQL: the roles are looked up inside the one query (uncorrelated, so evaluated once)."""
     user_roles = user.roles.through.objects.filter(user_id=user.pk)
-    conditions = [
+    return [
         Q(**{duty_field: duty}) & Exists(user_roles.filter(role_id__in=roles))
-        for duty, roles in UNASSIGNED_DUTY_ROLES.items()
+        for duty, roles in table.items()
         if roles
     ]
+
+
+def _takes_up(user, duty_field: str) -> Q:
+    """Work of the user's roles among unassigned tasks (UNASSIGNED_DUTY_ROLES)."""
+    user_roles = user.roles.through.objects.filter(user_id=user.pk)
+    conditions = _duties_of_roles(user, duty_field, UNASSIGNED_DUTY_ROLES)
     other_duties = Q(**{f"{duty_field}__isnull": False}) & ~Q(
         **{f"{duty_field}__in": list(UNASSIGNED_DUTY_ROLES)}
     )
@@ -94,8 +115,11 @@ def _concerns(user, *, user_field: str, organisation_field: str, duty_field: str
         # A unit's task goes to those of its members whose role does that duty (a CDC's
         # reviews to its reviewers); duties no role takes up go to the whole unit.
         unit_wide = [duty for duty, roles in UNASSIGNED_DUTY_ROLES.items() if not roles]
+        own_unit = reduce(
+            operator.or_, _duties_of_roles(user, duty_field, UNIT_DUTY_ROLES), takes_up
+        )
         condition |= Q(**{organisation_field: user.organisation_id}) & (
-            Q(**{f"{duty_field}__in": unit_wide}) | takes_up
+            Q(**{f"{duty_field}__in": unit_wide}) | own_unit
         )
     return condition | (Q(**{f"{user_field}__isnull": True}) & takes_up)
 

@@ -7,16 +7,10 @@ from fangyi.cases.models import CaseReport
 from fangyi.geo.models import Place, Region
 from fangyi.people.models import Person
 from fangyi.tracing.models import Contact, Investigation
-from fangyi.tracing.services import REPORTED, TracingRuleError
+from fangyi.tracing.services import REPORTED
 
 EVERYTHING = [("", _("全部"))]
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-
-
-def add_rule_error(form: forms.Form, error: TracingRuleError) -> None:
-    """Show a service's refusal next to the input at fault (or above the form)."""
-    field = error.field if error.field in form.fields else None
-    form.add_error(field, ValidationError(error.message, code=error.code))
 
 
 def reported_cases(user):

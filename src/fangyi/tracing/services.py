@@ -21,6 +21,7 @@ from fangyi.cases.models import CaseReport
 from fangyi.core import deadlines
 from fangyi.core.audit import diff, log_access, record_change
 from fangyi.core.models import AccessLog, ChangeLog, Duty
+from fangyi.core.rules import RuleError
 from fangyi.core.timefmt import local_minute
 from fangyi.geo.models import Organisation
 from fangyi.people.models import Person
@@ -41,15 +42,8 @@ INVESTIGATION_FIELDS = (
 )
 
 
-class TracingRuleError(Exception):
-    """A rule refused the action: `message` is for the user (Chinese, lazy), `field` names
-    the input at fault (None for the whole request)."""
-
-    def __init__(self, message, *, field: str | None = None, code: str = "invalid"):
-        super().__init__(str(message))
-        self.message = message
-        self.field = field
-        self.code = code
+class TracingRuleError(RuleError):
+    """A tracing rule refused the action."""
 
 
 def _user(actor):

@@ -17,6 +17,7 @@ from fangyi.core.audit import log_export
 from fangyi.core.excel import xlsx_response
 from fangyi.core.models import Duty
 from fangyi.core.paging import paginate
+from fangyi.core.rules import add_rule_error
 from fangyi.core.timefmt import local_minute
 from fangyi.people.forms import PersonForm
 from fangyi.people.models import Person
@@ -28,7 +29,6 @@ from fangyi.tracing.forms import (
     ContactImportForm,
     InvestigationForm,
     TrajectoryForm,
-    add_rule_error,
 )
 from fangyi.tracing.models import Contact, Investigation, TrajectoryEntry
 
