@@ -226,3 +226,14 @@ def test_a_positive_test_alerts_the_jurisdiction(users, facility, residents):
     assert alerts_for(users["cdc_epi"]).filter(message__contains="核酸阳性").exists()
     criteria = {c.label: c.met for c in services.release_check(measure)}
     assert criteria["无阳性检测结果"] is False
+
+
+def test_the_nightly_job_follows_up_yesterdays_missed_checks(users, residents):
+    from fangyi.measures.tasks import follow_up_missed_checks
+
+    start = timezone.localdate() - timedelta(days=3)
+    measure = place(
+        users["grid_a1"], residents("grid_a1", 1)[0], category="returnee", start_date=start
+    )
+    follow_up_missed_checks.call_local()
+    assert deadlines.tasks_of(measure, Duty.MISSED_CHECK).filter(status="open").exists()

@@ -274,7 +274,7 @@ def responsible_unit(region, facility: Facility | None) -> Organisation | None:
 
 def _open_measure_of(person: Person) -> Measure | None:
     return (
-        Measure.objects.select_for_update()
+        Measure.objects.select_for_update(of=("self",))
         .filter(person=person, status=Measure.Status.ACTIVE)
         .select_related("room")
         .first()
@@ -758,7 +758,9 @@ def end_measure(actor, measure: Measure, status: str, *, note: str = "", now=Non
     if status not in (*ENDINGS, Measure.Status.SUPERSEDED):
         raise MeasureRuleError(_("无效的结束方式。"), field="status")
     now = now or timezone.now()
-    measure = Measure.objects.select_for_update().select_related("person").get(pk=measure.pk)
+    measure = (
+        Measure.objects.select_for_update(of=("self",)).select_related("person").get(pk=measure.pk)
+    )
     if not measure.is_open:
         raise MeasureRuleError(_("该管控措施已结束。"), code="ended")
     if status == Measure.Status.TRANSFERRED and not note.strip():
