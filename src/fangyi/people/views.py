@@ -9,6 +9,7 @@ from fangyi.accounts.roles import Capability
 from fangyi.core.access import get_visible_or_404, require_capability
 from fangyi.core.audit import history_of, log_export
 from fangyi.core.excel import xlsx_response
+from fangyi.measures.models import Measure
 from fangyi.people import services
 from fangyi.people.exports import PERSON_EXPORT_COLUMNS, person_export_rows
 from fangyi.people.filters import PersonFilterForm
@@ -57,11 +58,16 @@ def person_detail(request, pk: int):
         (entry, [(labels.get(field, field), *values) for field, values in entry.changes.items()])
         for entry in history_of(person)[:100]
     ]
+    can_view_measures = request.user.can(Capability.VIEW_MEASURES)
+    measures = Measure.objects.visible_to(request.user).active().filter(person=person)
     context = {
         "person": person,
         "history": history,
         "can_reveal": request.user.can(Capability.REVEAL_PERSONAL_DATA),
         "can_edit": request.user.can(Capability.EDIT_PERSONS),
+        "can_view_measures": can_view_measures,
+        "current_measure": measures.first() if can_view_measures else None,
+        "can_place": request.user.can(Capability.MANAGE_MEASURES),
     }
     return render(request, "people/person_detail.html", context)
 
