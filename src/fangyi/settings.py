@@ -195,6 +195,26 @@ if REDIS_URL:
 else:
     HUEY |= {"huey_class": "huey.SqliteHuey", "filename": str(VAR_DIR / "jobs.sqlite3")}
 
+# The cache holds counters every server process must share (rate limits of the person's
+# phone link): Redis when REDIS_URL is set, else files under var/. The file cache re-saves a
+# counter with the default timeout at each increment, so that timeout outlasts a window.
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "TIMEOUT": 2 * 3600,
+            "OPTIONS": {"MAX_ENTRIES": 20000},
+        }
+    }
+# The person's phone link: checks submitted per link, and requests per client address, per hour.
+SELF_CHECK_SUBMISSIONS_PER_HOUR = envint("FANGYI_SELF_CHECK_SUBMISSIONS_PER_HOUR", "12")
+SELF_CHECK_REQUESTS_PER_ADDRESS_HOUR = envint("FANGYI_SELF_CHECK_REQUESTS_PER_ADDRESS_HOUR", "120")
+
 PERSON_PAGE_SIZE = 50
 EXPORT_MAX_ROWS = envint("FANGYI_EXPORT_MAX_ROWS", "100000")
 
@@ -204,7 +224,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("FANGYI_LOG_LEVEL", "INFO")},
     # huey's consumer logs through its own handler.
-    "loggers": {"axes": {"level": "WARNING"}, "huey": {"propagate": False}},
+    # WeasyPrint logs every layout step at INFO.
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "huey": {"propagate": False},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 # Same person + same disease diagnosed within this many days: the reporter must confirm (查重).

@@ -22,3 +22,11 @@ def mask_phone(value: str) -> str:
         return "*" * len(value)
     head = 3 if len(value) >= 11 else 0
     return value[:head] + "*" * (len(value) - head - 4) + value[-4:]
+
+
+def mask_name(name: str) -> str:
+    """A name where others may look (a public page, a room tile) keeps its first and last
+    characters: 张*, 张*丰, 欧**娜."""
+    if len(name) <= 2:
+        return name[:1] + "*" * max(len(name) - 1, 1)
+    return name[0] + "*" * (len(name) - 2) + name[-1]

@@ -1,5 +1,6 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.functional import lazy
 
 
 class RuleError(Exception):
@@ -17,3 +18,9 @@ def add_rule_error(form: forms.Form, error: RuleError) -> None:
     """Show a service's refusal next to the input at fault (or above the form)."""
     field = error.field if error.field in form.fields else None
     form.add_error(field, ValidationError(error.message, code=error.code))
+
+
+def lazy_format(message, **params):
+    """A translatable message with its values, rendered only when shown, so a refusal reads
+    in the reader's language (pages) or in both (the API's msg and msg_en)."""
+    return lazy(lambda: str(message) % params, str)()

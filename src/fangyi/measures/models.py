@@ -12,10 +12,12 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from fangyi.core.access import ScopedQuerySet
+from fangyi.core.access import ScopedQuerySet, user_scope_path
+from fangyi.geo.models import PATH_SEPARATOR
 
 
 class MeasureType(models.TextChoices):
@@ -127,6 +129,19 @@ class Policy(models.Model):
         return text
 
 
+class FacilityQuerySet(ScopedQuerySet):
+    def visible_to(self, user):
+        """Facilities inside the jurisdiction and those above it that serve it: a county's
+        quarantine hotels take people from every street and grid. A facility holds no
+        personal data; its residents stay scoped by their own measures."""
+        path = user_scope_path(user)
+        if path is None or path == "":
+            return super().visible_to(user)
+        parts = path.rstrip(PATH_SEPARATOR).split(PATH_SEPARATOR)
+        above = [PATH_SEPARATOR.join(parts[:i]) + PATH_SEPARATOR for i in range(1, len(parts))]
+        return self.filter(Q(region__path__startswith=path) | Q(region__path__in=above))
+
+
 class Facility(models.Model):
     """A quarantine hotel or observation site (an organisation of type quarantine facility
     or a hospital's observation area)."""
@@ -151,7 +166,7 @@ class Facility(models.Model):
     phone = models.CharField(_("联系电话"), max_length=32, blank=True)
     active = models.BooleanField(_("启用"), default=True)
 
-    objects = ScopedQuerySet.as_manager()
+    objects = FacilityQuerySet.as_manager()
     scope_region_field = "region"
 
     class Meta:
@@ -161,6 +176,11 @@ class Facility(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RoomQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(facility__in=Facility.objects.visible_to(user))
 
 
 class Room(models.Model):
@@ -184,8 +204,7 @@ class Room(models.Model):
     )
     occupants = models.PositiveIntegerField(_("在住人数"), default=0)
 
-    objects = ScopedQuerySet.as_manager()
-    scope_region_field = "facility__region"
+    objects = RoomQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("房间")
@@ -317,16 +336,27 @@ class Measure(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "planned_end"]),
-            models.Index(fields=["status", "region"]),
             models.Index(fields=["status", "start_date"]),
+            # The dashboard: people under control counted from the index alone, and the
+            # day's releases.
+            models.Index(fields=["status", "region", "type"], name="measure_status_region_type"),
+            models.Index(fields=["status", "ended_at"], name="measure_status_ended"),
         ]
 
     def __str__(self) -> str:
         return f"{self.person.name} {self.get_type_display()}"
 
+    def get_absolute_url(self) -> str:
+        return reverse("measure_detail", args=[self.pk])
+
     @property
     def course(self) -> "Measure":
         return self.course_start or self
+
+    def phases(self) -> "MeasureQuerySet":
+        """Every phase of the measure's course (centralised, then home…), first first."""
+        course_id = self.course_start_id or self.pk
+        return Measure.objects.filter(Q(pk=course_id) | Q(course_start=course_id)).order_by("phase")
 
     @property
     def days(self) -> int:
@@ -440,3 +470,6 @@ class MeasureTest(models.Model):
     def __str__(self) -> str:
         day = f"第{self.course_day}天" if self.course_day else ""
         return f"{day}{self.get_kind_display()} {self.get_result_display() or '待检'}"
+
+    def get_absolute_url(self) -> str:
+        return self.measure.get_absolute_url()

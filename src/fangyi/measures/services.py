@@ -10,21 +10,22 @@ test), each test day of the course a sampling duty, a day with too few checks a 
 duty for the responsible unit; all held in DeadlineRule.
 """
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangyi.core import deadlines
 from fangyi.core.audit import diff, record_change
 from fangyi.core.models import Alert, ChangeLog, Duty, Task
-from fangyi.core.rules import RuleError
+from fangyi.core.rules import RuleError, lazy_format
 from fangyi.core.timefmt import local_minute
 from fangyi.geo.models import Organisation
 from fangyi.measures.models import (
@@ -104,7 +105,7 @@ def policy_in_force(category: str, on: date) -> Policy:
     policy = Policy.objects.in_force(category, on)
     if policy is None:
         raise MeasureRuleError(
-            _("该类人员在%(day)s没有生效的管控政策，请先发布政策。") % {"day": on},
+            lazy_format(_("该类人员在%(day)s没有生效的管控政策，请先发布政策。"), day=on),
             field="category",
             code="no_policy",
         )
@@ -169,7 +170,7 @@ def add_rooms(
     )
     if taken:
         raise MeasureRuleError(
-            _("房间号已存在：%(numbers)s") % {"numbers": "、".join(sorted(taken))},
+            lazy_format(_("房间号已存在：%(numbers)s"), numbers="、".join(sorted(taken))),
             field="numbers",
             code="duplicate",
         )
@@ -201,14 +202,17 @@ def allocate_room(facility: Facility, room: Room | None = None) -> Room:
             raise MeasureRuleError(_("该房间不属于所选隔离场所。"), field="room")
         if room.status in (Room.Status.CLEANING, Room.Status.OUT_OF_SERVICE):
             raise MeasureRuleError(
-                _("房间 %(number)s 当前%(status)s，不能入住。")
-                % {"number": room.number, "status": room.get_status_display()},
+                lazy_format(
+                    _("房间 %(number)s 当前%(status)s，不能入住。"),
+                    number=room.number,
+                    status=room.get_status_display(),
+                ),
                 field="room",
                 code="room_unavailable",
             )
         if room.occupants >= room.beds:
             raise MeasureRuleError(
-                _("房间 %(number)s 已住满，请选择其他房间。") % {"number": room.number},
+                lazy_format(_("房间 %(number)s 已住满，请选择其他房间。"), number=room.number),
                 field="room",
                 code="room_full",
             )
@@ -221,7 +225,7 @@ def allocate_room(facility: Facility, room: Room | None = None) -> Room:
         )
         if room is None:
             raise MeasureRuleError(
-                _("%(facility)s 已无空闲房间。") % {"facility": facility.name},
+                lazy_format(_("%(facility)s 已无空闲房间。"), facility=facility.name),
                 field="facility",
                 code="facility_full",
             )
@@ -315,8 +319,11 @@ def place_under_control(
     if existing is not None:
         if existing.type in ISOLATING or policy.measure_type not in ISOLATING:
             raise MeasureRuleError(
-                _("该人员已在%(type)s中（%(start)s起），不能重复管控。")
-                % {"type": existing.get_type_display(), "start": existing.start_date},
+                lazy_format(
+                    _("该人员已在%(type)s中（%(start)s起），不能重复管控。"),
+                    type=existing.get_type_display(),
+                    start=existing.start_date,
+                ),
                 field="person",
                 code="already_controlled",
                 existing=existing,
@@ -326,7 +333,7 @@ def place_under_control(
     in_facility = policy.measure_type in IN_FACILITY
     if in_facility and facility is None:
         raise MeasureRuleError(
-            _("%(type)s须选择隔离场所。") % {"type": policy.get_measure_type_display()},
+            lazy_format(_("%(type)s须选择隔离场所。"), type=policy.get_measure_type_display()),
             field="facility",
             code="facility_required",
         )
@@ -392,10 +399,31 @@ def place_under_control(
     return measure
 
 
-def plan_tests(measure: Measure) -> list[MeasureTest]:
-    """The tests of this phase on the policy's course days, each with a sampling duty due by
-    the end of its day; for a release that needs person, object and environment samples, an
-    object and an environment sample on the last day."""
+def plan_tests(*measures: Measure) -> list[MeasureTest]:
+    """The tests of these phases on the policy's course days, each with a sampling duty due
+    by the end of its day; for a release that needs person, object and environment samples,
+    an object and an environment sample on the last day. One insert of tests and one of
+    duties, however many measures (the demo plans thousands at once)."""
+    tests = MeasureTest.objects.bulk_create(
+        test for measure in measures for test in _tests_of_phase(measure)
+    )
+    hours = deadlines.rule_hours(Duty.MEASURE_TEST)
+    Task.objects.bulk_create(
+        deadlines.new_task(
+            Duty.MEASURE_TEST,
+            test,
+            region=test.measure.region,
+            started_at=local_day_start(test.due_date),
+            hours=hours,
+            organisation=test.measure.responsible_organisation,
+            label=f"{test.measure.person.name} {test}",
+        )
+        for test in tests
+    )
+    return tests
+
+
+def _tests_of_phase(measure: Measure) -> list[MeasureTest]:
     last_day = measure.first_course_day + measure.days - 1
     tests = [
         MeasureTest(
@@ -419,20 +447,6 @@ def plan_tests(measure: Measure) -> list[MeasureTest]:
             )
             for kind in (MeasureTest.Kind.OBJECT, MeasureTest.Kind.ENVIRONMENT)
         ]
-    tests = MeasureTest.objects.bulk_create(tests)
-    hours = deadlines.rule_hours(Duty.MEASURE_TEST)
-    Task.objects.bulk_create(
-        deadlines.new_task(
-            Duty.MEASURE_TEST,
-            test,
-            region=measure.region,
-            started_at=local_day_start(test.due_date),
-            hours=hours,
-            organisation=measure.responsible_organisation,
-            label=f"{measure.person.name} {test}",
-        )
-        for test in tests
-    )
     return tests
 
 
@@ -516,8 +530,9 @@ def record_checks(actor, entries: list[CheckEntry], *, source: str) -> list[Heal
     inactive = [entry for entry in entries if entry.measure.status != Measure.Status.ACTIVE]
     if inactive:
         raise MeasureRuleError(
-            _("%(name)s 不在管控中，不能录入健康监测。")
-            % {"name": inactive[0].measure.person.name},
+            lazy_format(
+                _("%(name)s 不在管控中，不能录入健康监测。"), name=inactive[0].measure.person.name
+            ),
             code="not_active",
         )
     checks = HealthCheck.objects.bulk_create(
@@ -713,12 +728,12 @@ def release(actor, measure: Measure, *, now: datetime | None = None) -> Measure 
     missing = [c for c in release_check(measure, timezone.localdate(now)) if not c.met]
     if missing:
         raise MeasureRuleError(
-            _("尚不满足解除条件：%(missing)s")
-            % {
-                "missing": "；".join(
+            lazy_format(
+                _("尚不满足解除条件：%(missing)s"),
+                missing="；".join(
                     f"{c.label}（{c.detail}）" if c.detail else c.label for c in missing
-                )
-            },
+                ),
+            ),
             code="criteria_not_met",
         )
     _finish(actor, measure, Measure.Status.RELEASED, note="", now=now)
@@ -782,11 +797,40 @@ def end_measure(actor, measure: Measure, status: str, *, note: str = "", now=Non
 
 def occupancy(facility: Facility) -> Counter:
     """Rooms of a facility by status, with beds and occupants."""
-    counts = Counter()
-    for status, rooms, beds, occupants in facility.rooms.values_list("status").annotate(
-        rooms=Count("id"), beds=Sum("beds"), occupants=Sum("occupants")
-    ):
-        counts[status] += rooms
-        counts["beds"] += beds
-        counts["occupants"] += occupants
+    return occupancy_of([facility])[facility.pk]
+
+
+def daily_occupancy(facility: Facility, days: int, today: date | None = None):
+    """[(day, residents)] for the last `days` days up to today, in one aggregate query: a
+    measure served in the facility counts from its start date until the day it ended (a
+    measure still in force counts up to today even past its planned end)."""
+    today = today or timezone.localdate()
+    window = [today - timedelta(days=back) for back in range(days - 1, -1, -1)]
+    stays = (
+        Measure.objects.filter(facility=facility, start_date__lte=today)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=local_day_start(window[0])))
+        .exclude(status=Measure.Status.PLANNED)
+        .annotate(left=Coalesce(TruncDate("ended_at"), Value(today + timedelta(days=1))))
+    )
+    counts = stays.aggregate(
+        **{
+            f"day{index}": Count("pk", filter=Q(start_date__lte=day, left__gt=day))
+            for index, day in enumerate(window)
+        }
+    )
+    return [(day, counts[f"day{index}"]) for index, day in enumerate(window)]
+
+
+def occupancy_of(facilities) -> dict[int, Counter]:
+    """`occupancy` of each facility, in one query (for a list of facilities)."""
+    counts = defaultdict(Counter)
+    rows = (
+        Room.objects.filter(facility__in=facilities)
+        .values_list("facility", "status")
+        .annotate(rooms=Count("id"), beds=Sum("beds"), occupants=Sum("occupants"))
+    )
+    for facility_id, status, rooms, beds, occupants in rows:
+        counts[facility_id][status] += rooms
+        counts[facility_id]["beds"] += beds
+        counts[facility_id]["occupants"] += occupants
     return counts

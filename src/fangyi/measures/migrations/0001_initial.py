@@ -596,10 +596,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="measure",
-            index=models.Index(fields=["status", "region"], name="measures_me_status_333755_idx"),
-        ),
-        migrations.AddIndex(
-            model_name="measure",
             index=models.Index(
                 fields=["status", "start_date"], name="measures_me_status_6d09cd_idx"
             ),
