@@ -213,7 +213,8 @@ else:
     }
 # The person's phone link: checks submitted per link, and requests per client address, per hour.
 SELF_CHECK_SUBMISSIONS_PER_HOUR = envint("FANGYI_SELF_CHECK_SUBMISSIONS_PER_HOUR", "12")
-SELF_CHECK_REQUESTS_PER_ADDRESS_HOUR = envint("FANGYI_SELF_CHECK_REQUESTS_PER_ADDRESS_HOUR", "120")
+# Generous: mobile carriers put many phones behind one address (carrier-grade NAT).
+SELF_CHECK_REQUESTS_PER_ADDRESS_HOUR = envint("FANGYI_SELF_CHECK_REQUESTS_PER_ADDRESS_HOUR", "1200")
 
 PERSON_PAGE_SIZE = 50
 EXPORT_MAX_ROWS = envint("FANGYI_EXPORT_MAX_ROWS", "100000")
