@@ -7,7 +7,7 @@ from django import forms
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -31,9 +31,11 @@ def _visible_measure(request, pk: int) -> Measure:
 
 def _document(request, measure: Measure, *, kind, template: str, build, filename: str):
     reveal = request.user.can(Capability.REVEAL_PERSONAL_DATA)
-    context = build(measure, request.user, reveal=reveal)
     documents.log_download(request.user, measure, kind, revealed=reveal, request=request)
-    return pdf_response(template, context, filename=filename, request=request)
+    # An official document handed to the person: always in Chinese, whatever the UI language.
+    with translation.override("zh-hans"):
+        context = build(measure, request.user, reveal=reveal)
+        return pdf_response(template, context, filename=filename, request=request)
 
 
 def measure_notice_pdf(request, pk: int):
