@@ -3,12 +3,16 @@ import time
 from django.core.management.base import BaseCommand
 
 from fangyi.demo.build import build_demo
+from fangyi.demo.measures import build_measures
 from fangyi.demo.outbreak import build_outbreak
 from fangyi.geo.models import Region
 
 
 class Command(BaseCommand):
-    help = "Build the synthetic demo county (regions, organisations, persons, demo users)."
+    help = (
+        "Build the synthetic demo county (regions, organisations, persons, demo users), "
+        "its outbreak and the control measures."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--persons", type=int, default=20_000)
@@ -27,10 +31,12 @@ class Command(BaseCommand):
         started = time.monotonic()
         summary = build_demo(persons=persons, seed=seed)
         outbreak = build_outbreak(seed)
+        measures = build_measures(seed)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo county built in {time.monotonic() - started:.1f} s: "
                 f"{summary.regions} regions, {summary.organisations} organisations, "
-                f"{summary.persons} persons, {summary.users} users; outbreak: {outbreak}."
+                f"{summary.persons} persons, {summary.users} users; outbreak: {outbreak}; "
+                f"measures: {measures}."
             )
         )
