@@ -2,10 +2,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from fangyi.cases.models import CaseReport
+from fangyi.core.forms import EVERYTHING
 from fangyi.diseases.models import Classification, Disease
 from fangyi.geo.models import Region
-
-EVERYTHING = [("", _("全部"))]
 
 
 class CaseFilterForm(forms.Form):

@@ -14,6 +14,12 @@ from fangyi.core.models import AccessLog, ChangeLog
 Snapshot = dict[str, str]
 
 
+def acting_user(actor):
+    """The user to record as having acted, or None for the system (jobs, imports, the
+    person's own phone link)."""
+    return actor if getattr(actor, "pk", None) else None
+
+
 def diff(before: Snapshot, after: Snapshot) -> dict[str, list[str]]:
     return {
         field: [before.get(field, ""), value]
@@ -34,7 +40,7 @@ def record_change(
     if action == ChangeLog.Action.UPDATE and not changes:
         return None
     return ChangeLog.objects.create(
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=acting_user(actor),
         action=action,
         content_type=ContentType.objects.get_for_model(obj),
         object_id=str(obj.pk),

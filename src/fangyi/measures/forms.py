@@ -8,6 +8,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from fangyi.core.forms import DATETIME_WIDGET, EVERYTHING
 from fangyi.geo.models import Region
 from fangyi.measures.models import (
     Category,
@@ -23,7 +24,6 @@ from fangyi.measures.models import (
 from fangyi.measures.services import CheckEntry
 from fangyi.people.models import Person
 
-DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 # Clocks of phones and scanners drift; a reading a few minutes "in the future" is fine.
 CLOCK_SKEW = timedelta(minutes=10)
 
@@ -95,7 +95,6 @@ class HealthCheckForm(forms.Form):
         )
 
 
-EVERYTHING = [("", _("全部"))]
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangyi.core import deadlines
-from fangyi.core.audit import diff, record_change
+from fangyi.core.audit import acting_user, diff, record_change
 from fangyi.core.models import Alert, ChangeLog, Duty, Task
 from fangyi.core.rules import RuleError, lazy_format
 from fangyi.core.timefmt import local_minute
@@ -59,10 +59,6 @@ class MeasureRuleError(RuleError):
     def __init__(self, message, *, existing: Measure | None = None, **kwargs):
         super().__init__(message, **kwargs)
         self.existing = existing
-
-
-def _user(actor):
-    return actor if getattr(actor, "pk", None) else None
 
 
 def local_day_start(day: date) -> datetime:
@@ -122,7 +118,7 @@ def publish_policy(actor, *, category: str, effective_from: date, **fields) -> P
         category=category,
         version=(latest.version if latest else 0) + 1,
         effective_from=effective_from,
-        published_by=_user(actor),
+        published_by=acting_user(actor),
         **{name: fields[name] for name in POLICY_FIELDS if name in fields},
     )
     record_change(
@@ -360,7 +356,7 @@ def place_under_control(
         region=person.grid,
         responsible_organisation=responsible_unit(person.grid, facility),
         checks_per_day=policy.checks_per_day,
-        created_by=_user(actor),
+        created_by=acting_user(actor),
         created_at=now,
     )
     if policy.then_type:
@@ -381,7 +377,7 @@ def place_under_control(
             region=person.grid,
             responsible_organisation=responsible_unit(person.grid, None),
             checks_per_day=policy.checks_per_day,
-            created_by=_user(actor),
+            created_by=acting_user(actor),
             created_at=now,
         )
     plan_tests(measure)
@@ -461,7 +457,7 @@ def add_test(actor, measure: Measure, *, kind: str, due_date: date) -> MeasureTe
         kind=kind,
         course_day=measure.course_day(due_date),
         due_date=due_date,
-        recorded_by=_user(actor),
+        recorded_by=acting_user(actor),
     )
 
 
@@ -482,7 +478,7 @@ def record_test_result(
     if result_at < sampled_at:
         raise MeasureRuleError(_("结果时间不能早于采样时间。"), field="result_at")
     test.result, test.sampled_at, test.result_at = result, sampled_at, result_at
-    test.recorded_by = _user(actor)
+    test.recorded_by = acting_user(actor)
     test.save(update_fields=["result", "sampled_at", "result_at", "recorded_by"])
     deadlines.close_task(test, Duty.MEASURE_TEST, done_at=sampled_at)
     measure = test.measure
@@ -546,7 +542,7 @@ def record_checks(actor, entries: list[CheckEntry], *, source: str) -> list[Heal
             note=entry.note,
             abnormal=entry.abnormal,
             source=source,
-            recorded_by=_user(actor),
+            recorded_by=acting_user(actor),
         )
         for entry in entries
     )
@@ -698,7 +694,7 @@ def release_check(measure: Measure, on: date | None = None) -> list[Criterion]:
 def _finish(actor, measure: Measure, status: str, *, note: str, now: datetime) -> None:
     before = measure_snapshot(measure)
     measure.status, measure.ended_at, measure.end_note = status, now, note.strip()
-    measure.ended_by = _user(actor)
+    measure.ended_by = acting_user(actor)
     measure.save(update_fields=["status", "ended_at", "end_note", "ended_by"])
     if measure.room_id:
         vacate_room(measure.room)

@@ -39,10 +39,6 @@ LOOKUP_LIMIT = 10
 CONTACT_CATEGORY = {1: Category.CLOSE_CONTACT, 2: Category.SECONDARY_CONTACT}
 
 
-def visible_measure(user, pk: int) -> Measure:
-    return get_visible_or_404(Measure, user, pk=pk)
-
-
 # List -------------------------------------------------------------------------------------
 
 
@@ -199,7 +195,7 @@ def measure_place_options(request):
 
 def measure_detail(request, pk: int):
     require_capability(request.user, Capability.VIEW_MEASURES)
-    return _detail_page(request, visible_measure(request.user, pk))
+    return _detail_page(request, get_visible_or_404(Measure, request.user, pk=pk))
 
 
 def _detail_page(request, measure: Measure, *, end_form=None, result_forms=None):
@@ -275,7 +271,7 @@ def _phone_link(request, measure: Measure) -> dict:
 @require_POST
 def measure_release(request, pk: int):
     require_capability(request.user, Capability.MANAGE_MEASURES)
-    measure = visible_measure(request.user, pk)
+    measure = get_visible_or_404(Measure, request.user, pk=pk)
     try:
         following = services.release(request.user, measure)
     except services.MeasureRuleError as refused:
@@ -295,7 +291,7 @@ def measure_release(request, pk: int):
 @require_POST
 def measure_end(request, pk: int):
     require_capability(request.user, Capability.MANAGE_MEASURES)
-    measure = visible_measure(request.user, pk)
+    measure = get_visible_or_404(Measure, request.user, pk=pk)
     form = EndMeasureForm(request.POST)
     if form.is_valid():
         try:
@@ -312,7 +308,7 @@ def measure_end(request, pk: int):
 @require_POST
 def measure_fever_referral_done(request, pk: int):
     require_capability(request.user, Capability.MANAGE_MEASURES)
-    measure = visible_measure(request.user, pk)
+    measure = get_visible_or_404(Measure, request.user, pk=pk)
     if services.close_fever_referral(request.user, measure):
         messages.success(request, _("发热转诊已处置。"))
     return redirect("measure_detail", pk=measure.pk)
@@ -321,7 +317,7 @@ def measure_fever_referral_done(request, pk: int):
 @require_POST
 def measure_test_result(request, pk: int, test_id: int):
     require_capability(request.user, Capability.RECORD_CHECKS)
-    measure = visible_measure(request.user, pk)
+    measure = get_visible_or_404(Measure, request.user, pk=pk)
     test = get_visible_or_404(MeasureTest, request.user, pk=test_id, measure__in=measure.phases())
     form = MeasureTestResultForm(request.POST, prefix=f"test-{test.pk}")
     if form.is_valid():
@@ -338,7 +334,7 @@ def measure_test_result(request, pk: int, test_id: int):
 def measure_check_new(request, pk: int):
     """One reading for one person, entered by staff."""
     require_capability(request.user, Capability.RECORD_CHECKS)
-    measure = visible_measure(request.user, pk)
+    measure = get_visible_or_404(Measure, request.user, pk=pk)
     form = HealthCheckForm(request.POST or None, measure=measure)
     if request.method == "POST" and form.is_valid():
         entry = form.entry()

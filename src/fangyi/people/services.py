@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fangyi.core import crypto
-from fangyi.core.audit import diff, log_access, record_change
+from fangyi.core.audit import acting_user, diff, log_access, record_change
 from fangyi.core.models import AccessLog, ChangeLog
 from fangyi.people.models import ID_NUMBER, Person
 from fangyi.people.pinyin import name_pinyin
@@ -74,7 +74,7 @@ def _save_guarding_duplicates(person: Person, **kwargs) -> None:
 
 @transaction.atomic
 def create_person(actor, data: dict[str, Any]) -> Person:
-    person = Person(created_by=actor if getattr(actor, "pk", None) else None)
+    person = Person(created_by=acting_user(actor))
     _apply(person, data)
     _save_guarding_duplicates(person)
     if data.get("key_groups"):

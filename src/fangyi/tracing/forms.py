@@ -4,13 +4,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangyi.cases.models import CaseReport
+from fangyi.core.forms import DATETIME_WIDGET, EVERYTHING
 from fangyi.geo.models import Place, Region
 from fangyi.people.models import Person
 from fangyi.tracing.models import Contact, Investigation
 from fangyi.tracing.services import REPORTED
-
-EVERYTHING = [("", _("全部"))]
-DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
 def reported_cases(user):

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from fangyi.cases.models import CaseReport
 from fangyi.core import deadlines
-from fangyi.core.audit import diff, log_access, record_change
+from fangyi.core.audit import acting_user, diff, log_access, record_change
 from fangyi.core.models import AccessLog, ChangeLog, Duty
 from fangyi.core.rules import RuleError
 from fangyi.core.timefmt import local_minute
@@ -46,10 +46,6 @@ class TracingRuleError(RuleError):
     """A tracing rule refused the action."""
 
 
-def _user(actor):
-    return actor if getattr(actor, "pk", None) else None
-
-
 # Investigation ----------------------------------------------------------------------------
 
 
@@ -71,7 +67,7 @@ def start_investigation(actor, case: CaseReport) -> Investigation:
     if case.status not in REPORTED:
         raise TracingRuleError(_("只能对已报告的病例开展流行病学调查。"), code="case_status")
     investigation, created = Investigation.objects.get_or_create(
-        case=case, defaults={"region": case.region, "investigator": _user(actor)}
+        case=case, defaults={"region": case.region, "investigator": acting_user(actor)}
     )
     if created:
         record_change(
@@ -210,7 +206,7 @@ def link_cases(actor, infector: CaseReport, infectee: CaseReport) -> CaseLink:
     if CaseLink.objects.filter(infector=infectee, infectee=infector).exists():
         raise TracingRuleError(_("这两例病例之间已登记了相反方向的传播关系。"), code="reverse_link")
     link, created = CaseLink.objects.get_or_create(
-        infector=infector, infectee=infectee, defaults={"created_by": _user(actor)}
+        infector=infector, infectee=infectee, defaults={"created_by": acting_user(actor)}
     )
     if created:
         record_change(
@@ -285,7 +281,7 @@ def new_contact(
         found_by=found_by,
         source_note=source_note.strip(),
         needs_assistance=needs_assistance,
-        registered_by=_user(actor),
+        registered_by=acting_user(actor),
         registered_at=now or timezone.now(),
     )
 
