@@ -49,3 +49,18 @@ def person_of(users):
         )
 
     return pick
+
+
+@pytest.fixture
+def residents(users):
+    """residents("grid_a1", 5) → persons of that jurisdiction with a grid, oldest first."""
+
+    def pick(username: str, count: int = 10) -> list[Person]:
+        return list(
+            Person.objects.visible_to(users[username])
+            .filter(grid__isnull=False)
+            .select_related("grid")
+            .order_by("id")[:count]
+        )
+
+    return pick

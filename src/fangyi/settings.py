@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "fangyi.cases",
     "fangyi.tracing",
     "fangyi.measures",
+    "fangyi.lab",
 ]
 
 MIDDLEWARE = [

@@ -5,7 +5,6 @@ import pytest
 from fangyi.geo.models import Organisation
 from fangyi.measures import services
 from fangyi.measures.models import Facility, Room
-from fangyi.people.models import Person
 
 
 @pytest.fixture
@@ -29,18 +28,3 @@ def facility(users) -> Facility:
         )
     services.add_rooms(staff, facility, floor=3, numbers=["301"], kind=Room.Kind.FAMILY, beds=3)
     return facility
-
-
-@pytest.fixture
-def residents(users):
-    """residents("grid_a1", 5) → persons of that jurisdiction with a grid, oldest first."""
-
-    def pick(username: str, count: int = 10) -> list[Person]:
-        return list(
-            Person.objects.visible_to(users[username])
-            .filter(grid__isnull=False)
-            .select_related("grid")
-            .order_by("id")[:count]
-        )
-
-    return pick

@@ -14,6 +14,7 @@ ADMIN_SITE_APPS = {
         "cases",
         "tracing",
         "measures",
+        "lab",
     },
 }
 

@@ -39,13 +39,17 @@ class Capability(models.TextChoices):
     RECORD_CHECKS = "record_checks", _("录入健康监测和管控期检测结果")
     MANAGE_FACILITIES = "manage_facilities", _("管理隔离场所和房间")
     PUBLISH_POLICIES = "publish_policies", _("发布管控政策")
+    VIEW_LAB = "view_lab", _("查看采样检测和筛查进度")
+    COLLECT_SAMPLES = "collect_samples", _("采样登记")
+    RECORD_RESULTS = "record_results", _("录入和导入检测结果")
+    MANAGE_SCREENING = "manage_screening", _("组织全员核酸筛查")
     MANAGE_USERS = "manage_users", _("管理用户")
     ADMINISTER = "administer", _("管理系统配置（后台管理）")
 
 
 C = Capability
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
-    RoleCode.COMMANDER: frozenset({C.VIEW_PERSONS, C.VIEW_MEASURES}),
+    RoleCode.COMMANDER: frozenset({C.VIEW_PERSONS, C.VIEW_MEASURES, C.VIEW_LAB}),
     RoleCode.CDC_EPIDEMIOLOGIST: frozenset(
         {
             C.VIEW_PERSONS,
@@ -58,15 +62,27 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             C.VIEW_MEASURES,
             C.MANAGE_MEASURES,
             C.RECORD_CHECKS,
+            C.VIEW_LAB,
+            C.COLLECT_SAMPLES,
+            C.MANAGE_SCREENING,
         }
     ),
     RoleCode.CDC_REVIEWER: frozenset(
-        {C.VIEW_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA, C.REVIEW_CASES}
+        {C.VIEW_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA, C.REVIEW_CASES, C.VIEW_LAB}
     ),
     RoleCode.CLINICIAN: frozenset(
-        {C.VIEW_PERSONS, C.EDIT_PERSONS, C.REVEAL_PERSONAL_DATA, C.REPORT_CASES}
+        {
+            C.VIEW_PERSONS,
+            C.EDIT_PERSONS,
+            C.REVEAL_PERSONAL_DATA,
+            C.REPORT_CASES,
+            C.VIEW_LAB,
+            C.COLLECT_SAMPLES,
+        }
     ),
-    RoleCode.LAB_STAFF: frozenset({C.VIEW_PERSONS}),
+    RoleCode.LAB_STAFF: frozenset(
+        {C.VIEW_PERSONS, C.EXPORT_DATA, C.VIEW_LAB, C.COLLECT_SAMPLES, C.RECORD_RESULTS}
+    ),
     RoleCode.STREET_WORKER: frozenset(
         {
             C.VIEW_PERSONS,
@@ -77,6 +93,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             C.VIEW_MEASURES,
             C.MANAGE_MEASURES,
             C.RECORD_CHECKS,
+            C.VIEW_LAB,
+            C.COLLECT_SAMPLES,
+            C.MANAGE_SCREENING,
         }
     ),
     RoleCode.GRID_WORKER: frozenset(
@@ -89,6 +108,8 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             C.VIEW_MEASURES,
             C.MANAGE_MEASURES,
             C.RECORD_CHECKS,
+            C.VIEW_LAB,
+            C.COLLECT_SAMPLES,
         }
     ),
     RoleCode.FACILITY_STAFF: frozenset(
@@ -100,6 +121,8 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             C.MANAGE_MEASURES,
             C.RECORD_CHECKS,
             C.MANAGE_FACILITIES,
+            C.VIEW_LAB,
+            C.COLLECT_SAMPLES,
         }
     ),
     RoleCode.SCHOOL_DOCTOR: frozenset({C.VIEW_PERSONS}),

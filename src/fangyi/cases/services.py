@@ -85,9 +85,11 @@ def create_case(
     *,
     submit: bool = False,
     duplicate_confirmed: bool = False,
+    report_hours: int | None = None,
 ) -> CaseReport:
     """Fill a card (a draft), and submit it at once when asked. The report duty runs from the
-    diagnosis time, with the disease's own limit."""
+    diagnosis time, with the disease's own limit unless a stricter one applies (a positive
+    lab result must be reported within 2 hours)."""
     case = CaseReport(created_by=actor, reporting_organisation=getattr(actor, "organisation", None))
     _apply(case, data)
     case.save()
@@ -97,7 +99,7 @@ def create_case(
         case,
         region=case.region,
         started_at=case.diagnosed_at,
-        hours=case.disease.report_within_hours,
+        hours=report_hours or case.disease.report_within_hours,
         organisation=case.reporting_organisation,
         user=actor,
         label=str(case),

@@ -102,6 +102,10 @@ class Duty(models.TextChoices):
     REFER_FEVER = "refer_fever", _("发热转诊与采样")
     MISSED_CHECK = "missed_check", _("漏测健康监测跟进")
     MEASURE_TEST = "measure_test", _("管控期核酸采样")
+    RESULT_SAMPLE = "result_sample", _("核酸检测结果反馈")
+    REPORT_POSITIVE = "report_positive", _("核酸阳性病例报告")
+    POOL_RETEST = "pool_retest", _("混采阳性单管复核")
+    RESAMPLE = "resample", _("无效样本重采")
 
 
 class DeadlineRule(models.Model):

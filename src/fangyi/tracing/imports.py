@@ -10,13 +10,7 @@ registers nobody twice: rows already registered for the case are reported as "�
 Lookups are set-based: persons by hash, grids by code and existing contacts each take one
 query for the whole file."""
 
-import csv
-import io
-import re
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from functools import cache
 
 from django.core.exceptions import ValidationError
@@ -24,13 +18,21 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
-from openpyxl import Workbook, load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl import Workbook
 
 from fangyi.cases.models import CaseReport
 from fangyi.core import crypto
 from fangyi.core.access import user_scope_path
 from fangyi.core.excel import XLSX_CONTENT_TYPE
+from fangyi.core.tabular import (
+    ImportFileError,
+    choices_by_label,
+    clean_cell,
+    heading,
+    parse_date,
+    parse_moment,
+    spreadsheet_lines,
+)
 from fangyi.geo.models import Region
 from fangyi.people.models import ID_NUMBER, PHONE, Person
 from fangyi.people.services import create_person
@@ -76,15 +78,6 @@ TEMPLATE_COLUMNS = [
     "性别",
     "出生日期",
 ]
-DATETIME_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y%m%d%H%M", "%Y%m%d"]
-
-
-class ImportFileError(Exception):
-    """The file as a whole cannot be read (format, headings, size)."""
-
-    def __init__(self, message):
-        super().__init__(str(message))
-        self.message = message
 
 
 @dataclass
@@ -132,27 +125,14 @@ class Row:
 # Reading ----------------------------------------------------------------------------------
 
 
-def _heading(value) -> str:
-    text = re.sub(r"\s", "", str(value or ""))
-    return text.replace("(", "（").replace(")", "）")
-
-
 def read_rows(upload) -> list[Row]:
     """The data rows of an uploaded .xlsx or .csv, numbered as the user sees them."""
-    if upload.size > MAX_BYTES:
-        raise ImportFileError(_("文件超过 10 MB，请分批导入。"))
-    filename = upload.name.lower()
-    if filename.endswith(".xlsx"):
-        lines = _xlsx_lines(upload)
-    elif filename.endswith(".csv"):
-        lines = _csv_lines(upload.read())
-    else:
-        raise ImportFileError(_("只支持 .xlsx 或 .csv 文件。"))
+    lines = spreadsheet_lines(upload, max_bytes=MAX_BYTES)
     try:
         header = next(lines)[1]
     except StopIteration:
         raise ImportFileError(_("文件是空的。")) from None
-    keys = [COLUMNS.get(_heading(cell)) for cell in header]
+    keys = [COLUMNS.get(heading(cell)) for cell in header]
     missing = [name for name in REQUIRED_COLUMNS if COLUMNS[name] not in keys]
     if missing:
         raise ImportFileError(
@@ -163,7 +143,7 @@ def read_rows(upload) -> list[Row]:
         values = {key: cell for key, cell in zip(keys, cells, strict=False) if key}
         if not any(str(v).strip() for v in values.values() if v is not None):
             continue
-        rows.append(Row(line, {k: _clean_cell(v) for k, v in values.items()}))
+        rows.append(Row(line, {k: clean_cell(v) for k, v in values.items()}))
         if len(rows) > MAX_ROWS:
             raise ImportFileError(
                 _("一次最多导入 %(limit)d 行，请分批导入。") % {"limit": MAX_ROWS}
@@ -173,86 +153,13 @@ def read_rows(upload) -> list[Row]:
     return rows
 
 
-def _clean_cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, datetime | date):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
-def _xlsx_lines(upload) -> Iterator[tuple[int, tuple]]:
-    try:
-        workbook = load_workbook(upload, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as error:
-        raise ImportFileError(_("无法读取该 Excel 文件，请另存为 .xlsx 后重试。")) from error
-    try:
-        sheet = workbook.worksheets[0]
-        yield from enumerate(sheet.iter_rows(values_only=True), start=1)
-    finally:
-        workbook.close()
-
-
-def _csv_lines(raw: bytes) -> Iterator[tuple[int, list]]:
-    # Excel in China saves CSV as GBK unless told otherwise.
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ImportFileError(_("无法识别文件编码，请保存为 UTF-8 编码的 CSV。"))
-    reader = csv.reader(io.StringIO(text, newline=""))
-    start = 1
-    for cells in reader:
-        yield start, cells
-        start = reader.line_num + 1
-
-
 # Checking ---------------------------------------------------------------------------------
-
-
-def _choices_by_label(choices) -> dict[str, str]:
-    """Codes by code, Chinese label and English label."""
-    mapping = {}
-    for code, label in choices:
-        mapping[code.lower()] = code
-        for language in ("zh-hans", "en"):
-            with translation.override(language):
-                mapping[str(label).lower()] = code
-    return mapping
-
-
-def _parse_moment(value) -> datetime | None:
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
-    else:
-        text = re.sub(r"\s+", " ", value.replace("/", "-").replace("T", " ")).strip()
-        for pattern in DATETIME_FORMATS:
-            try:
-                moment = datetime.strptime(text, pattern)
-                break
-            except ValueError:
-                continue
-        else:
-            return None
-    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
-
-
-def _parse_date(value) -> date | None:
-    moment = _parse_moment(value) if value else None
-    return timezone.localtime(moment).date() if moment else None
 
 
 @cache
 def id_types() -> dict[str, str]:
     return {
-        **_choices_by_label(Person.IdType.choices),
+        **choices_by_label(Person.IdType.choices),
         "身份证": Person.IdType.RESIDENT_ID,
         "": "",
     }
@@ -260,12 +167,12 @@ def id_types() -> dict[str, str]:
 
 @cache
 def sexes() -> dict[str, str]:
-    return {**_choices_by_label(Person.Sex.choices), "": Person.Sex.UNKNOWN}
+    return {**choices_by_label(Person.Sex.choices), "": Person.Sex.UNKNOWN}
 
 
 @cache
 def contact_settings() -> dict[str, str]:
-    return _choices_by_label(Contact.Setting.choices)
+    return choices_by_label(Contact.Setting.choices)
 
 
 def _check_values(row: Row) -> None:
@@ -299,12 +206,12 @@ def _check_values(row: Row) -> None:
         if sex is None:
             row.refuse(_("性别无法识别：%(value)s"), value=values["sex"])
         values["sex"] = sex or Person.Sex.UNKNOWN
-        values["birth_date"] = _parse_date(values.get("birth_date", ""))
+        values["birth_date"] = parse_date(values.get("birth_date", ""))
     setting = contact_settings().get(str(values.get("setting", "")).lower())
     if setting is None:
         row.refuse(_("接触场景无法识别：%(value)s"), value=values.get("setting") or "（空）")
     values["setting"] = setting
-    moment = _parse_moment(values.get("last_exposure_at", ""))
+    moment = parse_moment(values.get("last_exposure_at", ""))
     if moment is None:
         row.refuse(_("末次接触时间为空或格式不正确（应为 2026-01-05 14:30）"))
     values["last_exposure_at"] = moment

@@ -1,0 +1,262 @@
+"""Result files from labs' systems (CSV or Excel) and the labs' JSON batches.
+
+Each lab's file layout is mapped once (which heading holds the barcode, the result, the
+result time, the Ct value of each gene…) and remembered in `ColumnMapping`; a new file with
+known headings is read without asking. Every line is read into a `ResultRow` or refused with
+the column and the reason; the rows then go to `services.store_results`, which checks them
+against the samples and stores all of them or none.
+
+Reading is a single pass over the text with the csv module and `datetime.fromisoformat`,
+so a file of a million lines reads in seconds."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from fangyi.core.tabular import (
+    ImportFileError,
+    choices_by_label,
+    clean_cell,
+    csv_lines,
+    heading,
+    parse_moment,
+    xlsx_lines,
+)
+from fangyi.geo.models import Organisation
+from fangyi.lab.models import ColumnMapping, Method, Result, ResultImport
+from fangyi.lab.services import CT_RANGE, Problem, ResultRow, normalise_barcode, store_results
+
+MAX_BYTES = 256 * 1024 * 1024
+# Fields of a result line; "ct:<gene>" fields hold a gene's Ct value.
+FIELDS = {
+    "barcode": _("样本条码"),
+    "result": _("检测结果"),
+    "result_at": _("结果时间"),
+    "method": _("检测方法"),
+    "reviewer": _("审核人"),
+}
+REQUIRED = ("barcode", "result", "result_at")
+# Headings labs commonly use, for a first guess of the mapping.
+KNOWN_HEADINGS = {
+    "barcode": ["样本条码", "条码", "条码号", "样本编号", "样本号", "采样管条码", "barcode"],
+    "result": ["检测结果", "结果", "核酸结果", "result"],
+    "result_at": ["结果时间", "报告时间", "检测时间", "出结果时间", "result_at", "resulttime"],
+    "method": ["检测方法", "方法", "method"],
+    "reviewer": ["审核人", "审核者", "reviewer"],
+}
+GENES = ("ORF1ab", "N", "E")
+# Clocks of labs' machines run a little ahead of ours.
+_CLOCK_SLACK = timedelta(minutes=5)
+
+
+@cache
+def result_values() -> dict[str, str]:
+    return {
+        **choices_by_label(Result.choices),
+        "阴": Result.NEGATIVE,
+        "阳": Result.POSITIVE,
+        "无效": Result.INVALID,
+        "neg": Result.NEGATIVE,
+        "pos": Result.POSITIVE,
+        "-": Result.NEGATIVE,
+        "+": Result.POSITIVE,
+        "阴性(-)": Result.NEGATIVE,
+        "阳性(+)": Result.POSITIVE,
+    }
+
+
+@cache
+def method_values() -> dict[str, str]:
+    return {**choices_by_label(Method.choices), "pcr": Method.RT_PCR, "": ""}
+
+
+def guess_mapping(headings: list[str]) -> dict:
+    """Field → heading for the headings we recognise (genes' Ct columns included)."""
+    present = {heading(h).lower(): heading(h) for h in headings if h}
+    mapping: dict = {}
+    for key, names in KNOWN_HEADINGS.items():
+        for name in names:
+            if name.lower() in present:
+                mapping[key] = present[name.lower()]
+                break
+    for gene in GENES:
+        for text_lower, text in present.items():
+            if text_lower.startswith(gene.lower()) and "ct" in text_lower:
+                mapping[f"ct:{gene}"] = text
+    return mapping
+
+
+@dataclass
+class ParsedFile:
+    rows: list[ResultRow] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    headings: list[str] = field(default_factory=list)
+    sha256: str = ""
+
+
+def read_lines(upload) -> tuple[str, object]:
+    """The file's digest and its lines (line number, cells)."""
+    if upload.size > MAX_BYTES:
+        raise ImportFileError(_("文件超过 256 MB，请分批导入。"))
+    name = upload.name.lower()
+    raw = upload.read()
+    digest = hashlib.sha256(raw).hexdigest()
+    if name.endswith(".csv"):
+        return digest, csv_lines(raw)
+    if name.endswith(".xlsx"):
+        upload.seek(0)
+        return digest, xlsx_lines(upload)
+    raise ImportFileError(_("只支持 .xlsx 或 .csv 文件。"))
+
+
+def headings_of(upload) -> list[str]:
+    _digest, lines = read_lines(upload)
+    try:
+        return [heading(cell) for cell in next(lines)[1] if heading(cell)]
+    except StopIteration:
+        raise ImportFileError(_("文件是空的。")) from None
+    finally:
+        upload.seek(0)
+
+
+def parse_file(upload, mapping: dict) -> ParsedFile:
+    """Every line of the file as a result row, or a problem naming its column."""
+    missing = [FIELDS[key] for key in REQUIRED if not mapping.get(key)]
+    if missing:
+        raise ImportFileError(
+            _("请先指定以下字段对应的列：%(fields)s。") % {"fields": "、".join(map(str, missing))}
+        )
+    digest, lines = read_lines(upload)
+    try:
+        headings = [heading(cell) for cell in next(lines)[1]]
+    except StopIteration:
+        raise ImportFileError(_("文件是空的。")) from None
+    index = {text: i for i, text in enumerate(headings) if text}
+    absent = [text for text in _mapped_headings(mapping) if text not in index]
+    if absent:
+        raise ImportFileError(
+            _("文件中找不到列：%(columns)s。请检查列对应设置。") % {"columns": "、".join(absent)}
+        )
+    columns = {key: index[text] for key, text in mapping.items() if text}
+    parsed = ParsedFile(headings=[h for h in headings if h], sha256=digest)
+    for line, cells in lines:
+        if not any(cell not in (None, "") for cell in cells):
+            continue
+        row = read_row(line, {key: _cell(cells, i) for key, i in columns.items()}, mapping)
+        if isinstance(row, ResultRow):
+            parsed.rows.append(row)
+        else:
+            parsed.problems.extend(row)
+    if not parsed.rows and not parsed.problems:
+        raise ImportFileError(_("文件中没有数据行。"))
+    return parsed
+
+
+def _mapped_headings(mapping: dict) -> list[str]:
+    return [text for text in mapping.values() if text]
+
+
+def _cell(cells: list, i: int):
+    return clean_cell(cells[i]) if i < len(cells) else ""
+
+
+def read_row(line: int, values: dict, mapping: dict | None = None) -> ResultRow | list[Problem]:
+    """One result from its values (field → cell or JSON value), or why it cannot be one.
+    `mapping` names the columns in the problems (the file's headings)."""
+    mapping = mapping or {}
+    problems = []
+
+    def refuse(key: str, reason) -> None:
+        problems.append(Problem(line, mapping.get(key) or str(FIELDS.get(key, key)), str(reason)))
+
+    barcode = normalise_barcode(values.get("barcode", ""))
+    if not barcode:
+        refuse("barcode", _("缺少样本条码"))
+    result = result_values().get(str(values.get("result", "")).strip().lower())
+    if result is None:
+        refuse("result", _("结果应为阴性、阳性或无效"))
+    result_at = _moment(values.get("result_at", ""))
+    if result_at is None:
+        refuse("result_at", _("结果时间格式不正确（如 2022-04-01 08:30）"))
+    elif result_at > timezone.now() + _CLOCK_SLACK:
+        refuse("result_at", _("结果时间晚于当前时间"))
+    method = method_values().get(str(values.get("method", "")).strip().lower())
+    if method is None:
+        refuse("method", _("无法识别的检测方法"))
+    ct_values = {}
+    for key, value in values.items():
+        if not key.startswith("ct:") or value in ("", None):
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = None
+        if number is None or not CT_RANGE[0] <= number <= CT_RANGE[1]:
+            refuse(key, _("Ct 值应为 0–50 之间的数字"))
+        else:
+            ct_values[key[3:]] = number
+    if problems:
+        return problems
+    return ResultRow(
+        line=line,
+        barcode=barcode,
+        result=result,
+        result_at=result_at,
+        ct_values=ct_values,
+        method=method,
+        reviewer=str(values.get("reviewer", "") or "")[:64],
+    )
+
+
+def _moment(value) -> datetime | None:
+    if value in ("", None):
+        return None
+    return parse_moment(value)
+
+
+def import_file(actor, lab: Organisation, upload, mapping: dict) -> ResultImport:
+    """Read a lab's file with its mapping and store it (all or nothing); the mapping is
+    remembered for the lab's next file."""
+    parsed = parse_file(upload, mapping)
+    ColumnMapping.objects.update_or_create(lab=lab, defaults={"columns": mapping})
+    return store_results(
+        actor,
+        lab,
+        parsed.rows,
+        problems=parsed.problems,
+        source="file",
+        file_name=upload.name,
+        sha256=parsed.sha256,
+    )
+
+
+def import_batch(actor, lab: Organisation, items: list[dict]) -> ResultImport:
+    """A JSON batch from a lab's system: items numbered from 1 as lines."""
+    rows, problems = [], []
+    for number, item in enumerate(items, start=1):
+        values = {
+            key: item.get(key, "")
+            for key in ("barcode", "result", "result_at", "method", "reviewer")
+        }
+        for gene, value in (item.get("ct_values") or {}).items():
+            values[f"ct:{gene}"] = value
+        row = read_row(number, values)
+        if isinstance(row, ResultRow):
+            rows.append(row)
+        else:
+            problems.extend(row)
+    return store_results(actor, lab, rows, problems=problems, source="api")
+
+
+def mapping_for(lab: Organisation, headings: list[str]) -> dict:
+    """The lab's remembered mapping if the file has its headings, else a fresh guess."""
+    saved = ColumnMapping.objects.filter(lab=lab).values_list("columns", flat=True).first()
+    if saved and all(text in headings for text in _mapped_headings(saved)):
+        return saved
+    return guess_mapping(headings)
