@@ -11,7 +11,7 @@ from fangyi.core import deadlines
 from fangyi.core.models import Alert, Duty, Task
 from fangyi.geo.models import Organisation
 from fangyi.lab import services
-from fangyi.lab.models import Purpose, ResultImport, Sample, Examinee
+from fangyi.lab.models import Examinee, Purpose, ResultImport, Sample
 from fangyi.measures.models import Category, Measure
 
 

@@ -38,6 +38,7 @@ from fangyi.lab.models import (
     POOL_SIZES,
     Campaign,
     CollectionSite,
+    Examinee,
     Purpose,
     Regimen,
     Result,
@@ -46,7 +47,6 @@ from fangyi.lab.models import (
     Sample,
     SampleType,
     ScreeningTarget,
-    Examinee,
     TurnaroundRule,
 )
 from fangyi.people.models import Person
@@ -408,7 +408,8 @@ def _load_batch(cursor, rows: list[ResultRow]) -> None:
             )
         buffer.seek(0)
         with cursor.cursor.copy(
-            f"COPY lab_batch ({', '.join(_BATCH_COLUMNS)}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL (method, reviewer))"
+            f"COPY lab_batch ({', '.join(_BATCH_COLUMNS)}) FROM STDIN"
+            " WITH (FORMAT csv, FORCE_NOT_NULL (method, reviewer))"
         ) as copy:
             while data := buffer.read(1 << 20):
                 copy.write(data)
