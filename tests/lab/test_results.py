@@ -185,3 +185,23 @@ def test_pool_accepts_members_one_by_one_up_to_its_size(users, collect, free):
     assert twice.value.code in ("tube_full", "already_in_tube")
     assert list(tube.examinees.values_list("position", flat=True)) == [1, 2, 3, 4, 5]
     assert Measure.objects.filter(person__in=people).count() >= 0
+
+
+def test_a_controlled_persons_tube_fills_the_test_of_that_day(
+    users, lab, collect, result_row, free
+):
+    from fangyi.measures import services as measures
+
+    person = free("grid_a1")[0]
+    measure = measures.place_under_control(
+        users["grid_a1"],
+        person,
+        category=Category.RETURNEE,  # tested every 7 days: day 7 is today
+        start_date=timezone.localdate() - timedelta(days=6),
+    )
+    today = measure.tests.filter(due_date=timezone.localdate()).first()
+    assert today is not None and today.result == ""
+    tube = collect([person], purpose=Purpose.CLOSE_CONTACT, hours_ago=1)
+    stored(lab, [result_row(tube, hours_ago=0)])
+    today.refresh_from_db()
+    assert today.result == "negative" and today.sampled_at == tube.collected_at

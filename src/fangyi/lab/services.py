@@ -19,6 +19,7 @@ import contextlib
 import csv
 import io
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -522,6 +523,7 @@ def _follow_up(log: ResultImport) -> int:
         )
         for sample in invalid
     )
+    _fill_measure_tests(log.uploaded_by, fresh)
     positives = list(fresh.filter(result=Result.POSITIVE).select_related("region", "place"))
     for sample in positives:
         if sample.place_id is not None:
@@ -554,6 +556,43 @@ def _set_member_statuses(fresh) -> None:
         Examinee.objects.filter(
             status=Examinee.Status.POOL_POSITIVE, retest__in=fresh.filter(result=result)
         ).update(status=status)
+
+
+def _fill_measure_tests(actor, fresh) -> None:
+    """A person under control tested on one of their course's test days: the lab's result
+    is that test's result (a positive pool says nothing about one person yet)."""
+    from fangyi.measures.models import Measure, MeasureTest
+    from fangyi.measures.services import record_test_result
+
+    settled = Examinee.objects.filter(
+        sample__in=fresh, status__in=(Examinee.Status.NEGATIVE, Examinee.Status.POSITIVE)
+    )
+    planned = MeasureTest.objects.filter(
+        result="",
+        kind=MeasureTest.Kind.PERSON,
+        measure__status=Measure.Status.ACTIVE,
+        measure__person__in=settled.values("person"),
+    )
+    planned = list(planned.select_related("measure"))
+    if not planned:
+        return
+    by_person = defaultdict(list)
+    for examinee in settled.filter(
+        person__in=[t.measure.person_id for t in planned]
+    ).select_related("sample"):
+        by_person[examinee.person_id].append(examinee)
+    for test in planned:
+        for examinee in by_person[test.measure.person_id]:
+            sample = examinee.sample
+            if timezone.localdate(sample.collected_at) == test.due_date:
+                record_test_result(
+                    actor,
+                    test,
+                    result=examinee.status,
+                    sampled_at=sample.collected_at,
+                    result_at=sample.result_at,
+                )
+                break
 
 
 def _health_administration(region: Region) -> Organisation | None:
