@@ -145,10 +145,11 @@ def parse_file(upload, mapping: dict) -> ParsedFile:
         )
     columns = {key: index[text] for key, text in mapping.items() if text}
     parsed = ParsedFile(headings=[h for h in headings if h], sha256=digest)
+    reader = RowReader(columns)
     for line, cells in lines:
-        if not any(cell not in (None, "") for cell in cells):
+        row = reader.read(line, cells)
+        if row is None:
             continue
-        row = read_row(line, {key: _cell(cells, i) for key, i in columns.items()}, mapping)
         if isinstance(row, ResultRow):
             parsed.rows.append(row)
         else:
@@ -162,62 +163,84 @@ def _mapped_headings(mapping: dict) -> list[str]:
     return [text for text in mapping.values() if text]
 
 
-def _cell(cells: list, i: int):
-    return clean_cell(cells[i]) if i < len(cells) else ""
+class RowReader:
+    """Reads result lines fast: the columns, the value tables, the time zone and the clock
+    are looked up once per file, and the usual cell (an ISO time, a known word) takes the
+    shortest path. Problems name the field key; the caller names the columns."""
+
+    def __init__(self, columns: dict[str, int]):
+        self.barcode = columns["barcode"]
+        self.result = columns["result"]
+        self.result_at = columns["result_at"]
+        self.method = columns.get("method")
+        self.reviewer = columns.get("reviewer")
+        self.genes = [(key, key[3:], i) for key, i in columns.items() if key.startswith("ct:")]
+        self.width = max(columns.values()) + 1
+        self.results = result_values()
+        self.methods = method_values()
+        self.zone = timezone.get_current_timezone()
+        self.latest = timezone.now() + _CLOCK_SLACK
+
+    def read(self, line: int, cells: list) -> ResultRow | list[Problem] | None:
+        """A row, its problems, or None for a blank line."""
+        if len(cells) < self.width:
+            cells = list(cells) + [""] * (self.width - len(cells))
+        if not any(cell not in (None, "") for cell in cells):
+            return None
+        problems = []
+        barcode = normalise_barcode(cells[self.barcode])
+        if not barcode:
+            problems.append(Problem(line, "barcode", str(_("缺少样本条码"))))
+        result = self.results.get(_text(cells[self.result]).lower())
+        if result is None:
+            problems.append(Problem(line, "result", str(_("结果应为阴性、阳性或无效"))))
+        result_at = self.moment(cells[self.result_at])
+        if result_at is None:
+            problems.append(
+                Problem(line, "result_at", str(_("结果时间格式不正确（如 2022-04-01 08:30）")))
+            )
+        elif result_at > self.latest:
+            problems.append(Problem(line, "result_at", str(_("结果时间晚于当前时间"))))
+        method = ""
+        if self.method is not None:
+            method = self.methods.get(_text(cells[self.method]).lower())
+            if method is None:
+                problems.append(Problem(line, "method", str(_("无法识别的检测方法"))))
+        ct_values = {}
+        for key, gene, i in self.genes:
+            value = cells[i]
+            if value in ("", None):
+                continue
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = -1.0
+            if not CT_RANGE[0] <= number <= CT_RANGE[1]:
+                problems.append(Problem(line, key, str(_("Ct 值应为 0–50 之间的数字"))))
+            else:
+                ct_values[gene] = number
+        if problems:
+            return problems
+        reviewer = _text(cells[self.reviewer])[:64] if self.reviewer is not None else ""
+        return ResultRow(line, barcode, result, result_at, ct_values, method, reviewer)
+
+    def moment(self, value) -> datetime | None:
+        if isinstance(value, str):
+            try:
+                moment = datetime.fromisoformat(value.strip())
+            except ValueError:
+                return parse_moment(value) if value.strip() else None
+            return moment if moment.tzinfo else moment.replace(tzinfo=self.zone)
+        if value is None:
+            return None
+        return parse_moment(value)
 
 
-def read_row(line: int, values: dict, mapping: dict | None = None) -> ResultRow | list[Problem]:
-    """One result from its values (field → cell or JSON value), or why it cannot be one.
-    `mapping` names the columns in the problems (the file's headings)."""
-    mapping = mapping or {}
-    problems = []
-
-    def refuse(key: str, reason) -> None:
-        problems.append(Problem(line, mapping.get(key) or str(FIELDS.get(key, key)), str(reason)))
-
-    barcode = normalise_barcode(values.get("barcode", ""))
-    if not barcode:
-        refuse("barcode", _("缺少样本条码"))
-    result = result_values().get(str(values.get("result", "")).strip().lower())
-    if result is None:
-        refuse("result", _("结果应为阴性、阳性或无效"))
-    result_at = _moment(values.get("result_at", ""))
-    if result_at is None:
-        refuse("result_at", _("结果时间格式不正确（如 2022-04-01 08:30）"))
-    elif result_at > timezone.now() + _CLOCK_SLACK:
-        refuse("result_at", _("结果时间晚于当前时间"))
-    method = method_values().get(str(values.get("method", "")).strip().lower())
-    if method is None:
-        refuse("method", _("无法识别的检测方法"))
-    ct_values = {}
-    for key, value in values.items():
-        if not key.startswith("ct:") or value in ("", None):
-            continue
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = None
-        if number is None or not CT_RANGE[0] <= number <= CT_RANGE[1]:
-            refuse(key, _("Ct 值应为 0–50 之间的数字"))
-        else:
-            ct_values[key[3:]] = number
-    if problems:
-        return problems
-    return ResultRow(
-        line=line,
-        barcode=barcode,
-        result=result,
-        result_at=result_at,
-        ct_values=ct_values,
-        method=method,
-        reviewer=str(values.get("reviewer", "") or "")[:64],
-    )
-
-
-def _moment(value) -> datetime | None:
-    if value in ("", None):
-        return None
-    return parse_moment(value)
+def _text(value) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    cleaned = clean_cell(value)
+    return cleaned if isinstance(cleaned, str) else str(cleaned)
 
 
 def import_file(actor, lab: Organisation, upload, mapping: dict) -> ResultImport:
@@ -225,6 +248,7 @@ def import_file(actor, lab: Organisation, upload, mapping: dict) -> ResultImport
     remembered for the lab's next file."""
     parsed = parse_file(upload, mapping)
     ColumnMapping.objects.update_or_create(lab=lab, defaults={"columns": mapping})
+    names = {key: text for key, text in mapping.items() if text}
     return store_results(
         actor,
         lab,
@@ -233,22 +257,25 @@ def import_file(actor, lab: Organisation, upload, mapping: dict) -> ResultImport
         source="file",
         file_name=upload.name,
         sha256=parsed.sha256,
+        column_names=names,
     )
 
 
 def import_batch(actor, lab: Organisation, items: list[dict]) -> ResultImport:
     """A JSON batch from a lab's system: items numbered from 1 as lines."""
+    keys = ["barcode", "result", "result_at", "method", "reviewer"]
+    genes = sorted({gene for item in items for gene in (item.get("ct_values") or {})})
+    keys += [f"ct:{gene}" for gene in genes]
+    reader = RowReader({key: i for i, key in enumerate(keys)})
     rows, problems = [], []
     for number, item in enumerate(items, start=1):
-        values = {
-            key: item.get(key, "")
-            for key in ("barcode", "result", "result_at", "method", "reviewer")
-        }
-        for gene, value in (item.get("ct_values") or {}).items():
-            values[f"ct:{gene}"] = value
-        row = read_row(number, values)
+        ct_values = item.get("ct_values") or {}
+        cells = [item.get(key, "") for key in keys[:5]] + [ct_values.get(g, "") for g in genes]
+        row = reader.read(number, cells)
         if isinstance(row, ResultRow):
             rows.append(row)
+        elif row is None:
+            problems.append(Problem(number, "barcode", str(_("缺少样本条码"))))
         else:
             problems.extend(row)
     return store_results(actor, lab, rows, problems=problems, source="api")

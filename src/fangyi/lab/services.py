@@ -244,7 +244,7 @@ def receive_samples(actor, lab: Organisation, barcodes: list[str], at=None) -> i
 # Results ----------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class ResultRow:
     """One result as read from a form, a file line or an API item."""
 
@@ -286,13 +286,15 @@ def store_results(
     source: str = "file",
     file_name: str = "",
     sha256: str = "",
+    column_names: dict[str, str] | None = None,
 ) -> ResultImport:
     """Store a batch of results for a lab, all or nothing.
 
     `problems` are the rows the reader already refused (bad values); any problem, theirs or
     found here (unknown barcode, result before collection, repeated barcode, a different
     result already stored, a tube sent to another lab), rejects the whole batch with every
-    problem listed. Rows whose tube already has the same result change nothing."""
+    problem listed, its column named by `column_names` (field → the file's heading). Rows
+    whose tube already has the same result change nothing."""
     started = time.perf_counter()
     known = list(problems) + _repeats(rows)
     for attempt in range(3):
@@ -305,7 +307,11 @@ def store_results(
         except BatchRejected as rejected:
             log = _log(actor, lab, rows, rejected.problems, source, file_name, sha256)
             log.outcome = ResultImport.Outcome.REJECTED
-            log.problems = [p.as_dict() for p in sorted(rejected.problems, key=_problem_order)]
+            names = column_names or {}
+            log.problems = [
+                dict(p.as_dict(), column=names.get(p.column, p.column))
+                for p in sorted(rejected.problems, key=_problem_order)
+            ]
             log.rejected = len({p.line for p in rejected.problems})
             break
         except OperationalError as error:
