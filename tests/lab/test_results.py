@@ -205,3 +205,18 @@ def test_a_controlled_persons_tube_fills_the_test_of_that_day(
     stored(lab, [result_row(tube, hours_ago=0)])
     today.refresh_from_db()
     assert today.result == "negative" and today.sampled_at == tube.collected_at
+
+
+def test_the_positive_reaches_the_sending_unit_and_the_health_administration(
+    users, lab, collect, result_row, free
+):
+    from fangyi.core.timeliness import alerts_for
+
+    tube = collect(free("grid_a1"))
+    stored(lab, [result_row(tube, "positive")])
+    for username in ("clinician", "commander"):  # the hospital; the health commission
+        messages = alerts_for(users[username]).values_list("message", flat=True)
+        assert any(tube.barcode in m for m in messages), username
+    assert not any(
+        tube.barcode in m for m in alerts_for(users["street_b"]).values_list("message", flat=True)
+    )

@@ -71,6 +71,13 @@ UNASSIGNED_DUTY_ROLES: dict[str, frozenset[str]] = {
     ),
     Duty.MISSED_CHECK: frozenset({RoleCode.STREET_WORKER, RoleCode.GRID_WORKER}),
     Duty.MEASURE_TEST: frozenset({RoleCode.STREET_WORKER, RoleCode.GRID_WORKER}),
+    # Lab: a late result is the lab's own, a new sample the sending unit's; the single-tube
+    # re-test of a positive pool's members is organised in their grids.
+    Duty.RESULT_SAMPLE: frozenset(),
+    Duty.RESAMPLE: frozenset(),
+    Duty.POOL_RETEST: frozenset(
+        {RoleCode.CDC_EPIDEMIOLOGIST, RoleCode.STREET_WORKER, RoleCode.GRID_WORKER}
+    ),
 }
 # Roles that take up a duty only when their own unit is responsible (rule 2), never across
 # the jurisdiction: a quarantine facility's staff do the checks and tests of its residents.
@@ -145,6 +152,9 @@ def alerts_for(user):
     concerning = _concerns(
         user, user_field="user", organisation_field="organisation", duty_field="task__duty"
     ) | Q(user__isnull=True, organisation__isnull=True, task__isnull=True)
+    if user.organisation_id:
+        # An alert naming a unit and no task (a positive fed back to the sending unit).
+        concerning |= Q(user__isnull=True, organisation=user.organisation_id, task__isnull=True)
     return Alert.objects.visible_to(user).filter(concerning)
 
 
