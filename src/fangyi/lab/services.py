@@ -98,11 +98,19 @@ def round_of(site: CollectionSite | None, moment: datetime) -> Round | None:
     return site.campaign.rounds.filter(start_date__lte=day, end_date__gte=day).first()
 
 
-def _sample_region(site, organisation, persons, place) -> Region:
-    if site is not None:
-        return site.region
+def _sample_region(actor, site, organisation, persons, place) -> Region:
+    """The jurisdiction a tube belongs to: its place, a single tube's person's grid (so the
+    street of a fever-clinic patient sees their tube), a pool's collection site, or where
+    the collector works."""
     if place is not None:
         return place.region
+    if len(persons) == 1 and persons[0].grid_id and site is None:
+        return persons[0].grid
+    if site is not None:
+        return site.region
+    region = getattr(actor, "region", None)
+    if region is not None:
+        return region
     if organisation is not None and organisation.region_id:
         return organisation.region
     if persons and persons[0].grid_id:
@@ -171,7 +179,7 @@ def collect_sample(
         purpose=purpose,
         pool_size=pool_size,
         collected_at=collected_at,
-        region=_sample_region(site, organisation, persons, place),
+        region=_sample_region(actor, site, organisation, persons, place),
         site=site,
         round=round_of(site, collected_at),
         collecting_organisation=organisation,
@@ -369,8 +377,7 @@ def _store(log: ResultImport, rows: list[ResultRow], problems: list[Problem]) ->
             UPDATE lab_sample SET
                 result = b.result, result_at = b.result_at, ct_values = b.ct_values,
                 method = b.method, reviewer = b.reviewer, recorded_at = %s,
-                resulted_by_id = %s, result_import_id = %s, lab_id = %s,
-                received_at = COALESCE(lab_sample.received_at, b.result_at)
+                resulted_by_id = %s, result_import_id = %s, lab_id = %s
             FROM lab_batch b
             WHERE lab_sample.barcode = b.barcode AND lab_sample.result IS NULL
             """,
