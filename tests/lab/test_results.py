@@ -220,3 +220,20 @@ def test_the_positive_reaches_the_sending_unit_and_the_health_administration(
     assert not any(
         tube.barcode in m for m in alerts_for(users["street_b"]).values_list("message", flat=True)
     )
+
+
+def test_the_alert_badge_counts_the_new_positive_without_reloading_the_page(
+    client_for, lab, collect, result_row, free
+):
+    client = client_for("commander")
+    before = client.get("/tasks/alerts/badge/").content.decode()
+    stored(lab, [result_row(collect(free("grid_a1")), "positive")])
+    after = client.get("/tasks/alerts/badge/").content.decode()
+
+    def count(html):
+        import re
+
+        found = re.search(r"<mark>(\d+)</mark>", html)
+        return int(found.group(1)) if found else 0
+
+    assert count(after) == count(before) + 1

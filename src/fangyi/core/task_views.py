@@ -41,6 +41,12 @@ def alert_list(request):
     return render(request, "core/alerts.html", context)
 
 
+def alert_badge(request):
+    """The unread count in the navigation bar, polled so a positive result or an overdue
+    duty shows on every open page within seconds."""
+    return render(request, "partials/alert_badge.html")
+
+
 @require_POST
 def alert_read(request, pk: int):
     if not timeliness.mark_alerts_read(request.user, pk=pk):
