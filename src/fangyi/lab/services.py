@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangyi.core import deadlines
+from fangyi.core.access import user_scope_path
 from fangyi.core.audit import acting_user, diff, record_change
 from fangyi.core.models import Alert, ChangeLog, Duty, Task
 from fangyi.core.rules import RuleError, lazy_format
@@ -841,6 +842,7 @@ def mark_screened(round_: Round, persons: list[Person], at: datetime, site=None)
     )
 
 
+@transaction.atomic
 def exempt(actor, target: ScreeningTarget, *, reason: str, note: str = "") -> ScreeningTarget:
     if target.status == ScreeningTarget.Status.TESTED:
         raise LabRuleError(_("此人本轮已检测，无需免检。"), field="reason")
@@ -849,6 +851,13 @@ def exempt(actor, target: ScreeningTarget, *, reason: str, note: str = "") -> Sc
     target.status = ScreeningTarget.Status.EXEMPT
     target.exempt_reason, target.exempt_note = reason, note.strip()
     target.save(update_fields=["status", "exempt_reason", "exempt_note"])
+    record_change(
+        actor,
+        target,
+        ChangeLog.Action.UPDATE,
+        {"status": ["未检", f"免检：{target.get_exempt_reason_display()} {target.exempt_note}"]},
+        region=target.grid,
+    )
     return target
 
 
@@ -873,9 +882,12 @@ class Coverage:
 def coverage_by_grid(round_: Round, user) -> list[Coverage]:
     """Expected, tested, exempted and untested per grid in the user's scope: one grouped
     count over the round's targets (index round, grid, status)."""
+    scope = {}
+    if user_scope_path(user) != "":
+        # The scope as its region ids: no join of a million targets with their regions.
+        scope["grid_id__in"] = list(Region.objects.visible_to(user).values_list("id", flat=True))
     counts = (
-        ScreeningTarget.objects.visible_to(user)
-        .filter(round=round_)
+        ScreeningTarget.objects.filter(round=round_, **scope)
         .values("grid_id", "status", "expected")
         .annotate(n=Count("id"))
         .order_by()
@@ -895,20 +907,6 @@ def coverage_by_grid(round_: Round, user) -> list[Coverage]:
     for key, row in rows.items():
         row.name = names.get(key, "")
     return sorted(rows.values(), key=lambda r: (r.rate, r.name))
-
-
-def throughput_by_site(round_: Round, user) -> list[dict]:
-    """Persons sampled per site per hour (for the sites' staffing)."""
-    from django.db.models.functions import TruncHour
-
-    return list(
-        ScreeningTarget.objects.visible_to(user)
-        .filter(round=round_, site__isnull=False)
-        .annotate(hour=TruncHour("tested_at"))
-        .values("site_id", "site__name", "hour")
-        .annotate(n=Count("id"))
-        .order_by("site__name", "hour")
-    )
 
 
 # Regimens ---------------------------------------------------------------------------------
