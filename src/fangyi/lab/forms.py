@@ -14,6 +14,7 @@ from fangyi.core.masking import mask_name
 from fangyi.geo.models import Organisation, Place
 from fangyi.lab.imports import GENES
 from fangyi.lab.models import (
+    POOL_CHOICES,
     CollectionSite,
     Examinee,
     Method,
@@ -38,7 +39,7 @@ PERSON_PURPOSES = [
 PERSON_SAMPLE_TYPES = [
     (value, label) for value, label in SampleType.choices if value != SampleType.ENVIRONMENTAL
 ]
-POOLED = [(10, _("10 合 1")), (5, _("5 合 1"))]
+POOLED = [choice for choice in POOL_CHOICES if choice[0] > 1]
 
 
 def scan_input(placeholder, **attrs) -> forms.TextInput:

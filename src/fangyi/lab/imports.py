@@ -103,7 +103,9 @@ class ParsedFile:
 def read_lines(upload) -> tuple[str, object]:
     """The file's digest and its lines (line number, cells)."""
     if upload.size > MAX_BYTES:
-        raise ImportFileError(_("文件超过 256 MB，请分批导入。"))
+        raise ImportFileError(
+            _("文件超过 %(mb)d MB，请分批导入。") % {"mb": MAX_BYTES // (1024 * 1024)}
+        )
     name = upload.name.lower()
     raw = upload.read()
     digest = hashlib.sha256(raw).hexdigest()

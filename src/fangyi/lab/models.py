@@ -63,6 +63,7 @@ class Method(models.TextChoices):
 
 # Pool sizes a tube may hold: single, 5-in-1 and 10-in-1 (混采).
 POOL_SIZES = (1, 5, 10)
+POOL_CHOICES = [(10, _("10 合 1")), (5, _("5 合 1")), (1, _("单采"))]
 
 
 class TurnaroundRule(models.Model):
@@ -94,7 +95,7 @@ class Campaign(models.Model):
     pool_size = models.PositiveSmallIntegerField(
         _("混采比例"),
         default=10,
-        choices=[(n, f"{n}:1" if n > 1 else _("单采")) for n in POOL_SIZES],
+        choices=POOL_CHOICES,
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -133,7 +134,10 @@ class Round(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.campaign.name} 第{self.number}轮"
+        return _("%(campaign)s 第%(number)d轮") % {
+            "campaign": self.campaign.name,
+            "number": self.number,
+        }
 
     def covers(self, moment) -> bool:
         day = timezone.localdate(moment)
