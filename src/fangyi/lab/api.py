@@ -284,7 +284,7 @@ def sample_out(sample: Sample) -> dict:
                 "person": member.person_id,
                 "name": mask_name(member.person.name),
                 "id_number": member.person.id_number_masked,
-                "status": member.status,
+                "status": member.outcome,
                 "retest": member.retest.barcode if member.retest_id else None,
             }
             for member in members

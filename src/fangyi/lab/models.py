@@ -209,6 +209,7 @@ class Sample(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="samples",
+        db_index=False,
     )
     round = models.ForeignKey(
         Round,
@@ -217,6 +218,7 @@ class Sample(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="samples",
+        db_index=False,
     )
     collecting_organisation = models.ForeignKey(
         "geo.Organisation",
@@ -225,6 +227,7 @@ class Sample(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     collector = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -233,6 +236,7 @@ class Sample(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     # Environmental samples name a place (and what was swabbed) instead of a person.
     place = models.ForeignKey(
@@ -242,10 +246,14 @@ class Sample(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="samples",
+        db_index=False,
     )
     object_description = models.CharField(
         _("采样对象（摊位、货品、物表）"), max_length=128, blank=True
     )
+    # The result batch sets lab, resulted_by and result_import on a million tubes in one
+    # statement; a foreign-key check per tube and column (three lookups each) would cost as
+    # much as the update itself. The batch takes them from the rows it has just written.
     lab = models.ForeignKey(
         "geo.Organisation",
         verbose_name=_("检测实验室"),
@@ -253,9 +261,11 @@ class Sample(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     received_at = models.DateTimeField(_("接收时间"), null=True, blank=True)
-    due_at = models.DateTimeField(_("结果时限"), db_index=True)
+    due_at = models.DateTimeField(_("结果时限"))  # pending tubes: the partial index below
 
     result = models.CharField(
         _("检测结果"), max_length=16, choices=Result.choices, null=True, blank=True
@@ -270,6 +280,8 @@ class Sample(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     reviewer = models.CharField(_("审核人"), max_length=64, blank=True)
     recorded_at = models.DateTimeField(_("结果录入时间"), null=True, blank=True)
@@ -280,6 +292,8 @@ class Sample(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="samples",
+        db_index=False,
+        db_constraint=False,
     )
     # The suspected-case draft a positive single tube opened.
     case = models.ForeignKey(
@@ -289,6 +303,7 @@ class Sample(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
 
     objects = SampleQuerySet.as_manager()
@@ -299,8 +314,9 @@ class Sample(models.Model):
         verbose_name_plural = _("样本")
         ordering = ["-collected_at", "-id"]
         indexes = [
-            models.Index(fields=["lab", "result_at"], name="sample_lab_result"),
-            models.Index(fields=["purpose", "result_at"], name="sample_purpose_result"),
+            # Few indexes: each is written again for every tube a result batch fills.
+            models.Index(fields=["result_at"], name="sample_result_at"),
+            models.Index(fields=["result_import", "result"], name="sample_batch_result"),
             models.Index(
                 fields=["due_at"], name="sample_pending_due", condition=Q(result__isnull=True)
             ),
@@ -339,7 +355,12 @@ class Sample(models.Model):
 
 
 class Examinee(models.Model):
-    """One person's swab in a tube, with that person's status from it."""
+    """One person's swab in a tube.
+
+    `status` is written only where the person's outcome is not simply the tube's: a
+    positive (single tube: positive; pool: pool positive until the single re-test, then its
+    result) or an invalid tube. A row of a negative tube stays `pending` and `outcome` reads
+    the tube, so storing a million negatives never rewrites their million members."""
 
     class Status(models.TextChoices):
         PENDING = "pending", _("待出结果")
@@ -348,12 +369,16 @@ class Examinee(models.Model):
         POOL_POSITIVE = "pool_positive", _("混采阳性待复核")
         INVALID = "invalid", _("无效待重采")
 
-    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, related_name="examinees")
+    # Both looked up through the composite indexes below (tube, person) and (person, time).
+    sample = models.ForeignKey(
+        Sample, on_delete=models.CASCADE, related_name="examinees", db_index=False
+    )
     person = models.ForeignKey(
         "people.Person",
         verbose_name=_("受检者"),
         on_delete=models.PROTECT,
         related_name="examinations",
+        db_index=False,
     )
     position = models.PositiveSmallIntegerField(_("管内序号"), default=1)
     collected_at = models.DateTimeField(_("采样时间"))  # the tube's, for "last tested" lookups
@@ -391,6 +416,16 @@ class Examinee(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sample.barcode} #{self.position}"
+
+    @property
+    def outcome(self) -> str:
+        """The person's status from this tube (reads the tube while its row is pending)."""
+        if self.status == self.Status.PENDING and self.sample.result == Result.NEGATIVE:
+            return self.Status.NEGATIVE
+        return self.status
+
+    def get_outcome_display(self) -> str:
+        return str(self.Status(self.outcome).label)
 
 
 class ScreeningTarget(models.Model):

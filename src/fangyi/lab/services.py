@@ -466,7 +466,7 @@ def _sqlite_time(moment: datetime) -> str:
 def _ct_json(values: dict[str, float]) -> str:
     import json
 
-    return json.dumps(values, ensure_ascii=False, sort_keys=True)
+    return json.dumps(values, ensure_ascii=False, sort_keys=True) if values else "{}"
 
 
 def _check_batch(cursor, lab_id: int) -> list[Problem]:
@@ -518,11 +518,20 @@ def _conflicts(cursor) -> list[Problem]:
 def _follow_up(log: ResultImport) -> int:
     """What the tubes this batch filled set off; returns how many were positive."""
     fresh = Sample.objects.filter(result_import=log)
-    _set_member_statuses(fresh)
-    done = ContentType.objects.get_for_model(Sample)
-    Task.objects.filter(
-        content_type=done, object_id__in=fresh.values("pk"), status=Task.Status.OPEN
-    ).update(status=Task.Status.DONE, done_at=timezone.now())
+    _set_member_statuses(log, fresh)
+    # Late-result duties are few: look them up and keep those of this batch's tubes.
+    late = dict(
+        Task.objects.filter(
+            duty=Duty.RESULT_SAMPLE,
+            content_type=ContentType.objects.get_for_model(Sample),
+            status=Task.Status.OPEN,
+        ).values_list("object_id", "pk")
+    )
+    if late:
+        answered = fresh.filter(pk__in=list(late)).values_list("pk", flat=True)
+        Task.objects.filter(pk__in=[late[pk] for pk in answered]).update(
+            status=Task.Status.DONE, done_at=timezone.now()
+        )
     invalid = list(
         fresh.filter(result=Result.INVALID).select_related("region", "collecting_organisation")
     )
@@ -537,7 +546,7 @@ def _follow_up(log: ResultImport) -> int:
         )
         for sample in invalid
     )
-    _fill_measure_tests(log.uploaded_by, fresh)
+    _fill_measure_tests(log.uploaded_by, log)
     positives = list(fresh.filter(result=Result.POSITIVE).select_related("region", "place"))
     for sample in positives:
         if sample.place_id is not None:
@@ -549,47 +558,60 @@ def _follow_up(log: ResultImport) -> int:
     return len(positives)
 
 
-def _set_member_statuses(fresh) -> None:
-    """Each person's status from their tube; a single re-test settles the pool status."""
-    statuses = {
-        Result.NEGATIVE: Examinee.Status.NEGATIVE,
-        Result.INVALID: Examinee.Status.INVALID,
+def _set_member_statuses(log: ResultImport, fresh) -> None:
+    """Members whose outcome is not the tube's negative (Examinee docstring): positive and
+    invalid tubes' members, and pool members whose single re-test has come back. Every query
+    starts from the few rows concerned, never from the batch's million."""
+    tubes = {
+        Examinee.Status.POSITIVE: fresh.filter(result=Result.POSITIVE, pool_size=1),
+        Examinee.Status.POOL_POSITIVE: fresh.filter(result=Result.POSITIVE, pool_size__gt=1),
+        Examinee.Status.INVALID: fresh.filter(result=Result.INVALID),
     }
-    for result, status in statuses.items():
-        Examinee.objects.filter(sample__in=fresh.filter(result=result)).update(status=status)
-    Examinee.objects.filter(sample__in=fresh.filter(result=Result.POSITIVE, pool_size=1)).update(
-        status=Examinee.Status.POSITIVE
+    for status, samples in tubes.items():
+        ids = list(samples.values_list("pk", flat=True))
+        if ids:
+            Examinee.objects.filter(sample_id__in=ids).update(status=status)
+    awaiting = dict(
+        Examinee.objects.filter(
+            status=Examinee.Status.POOL_POSITIVE, retest__isnull=False
+        ).values_list("pk", "retest_id")
     )
-    Examinee.objects.filter(
-        sample__in=fresh.filter(result=Result.POSITIVE, pool_size__gt=1)
-    ).update(status=Examinee.Status.POOL_POSITIVE)
+    if not awaiting:
+        return
+    results = dict(
+        Sample.objects.filter(pk__in=set(awaiting.values()), result_import=log).values_list(
+            "pk", "result"
+        )
+    )
     for result, status in (
         (Result.NEGATIVE, Examinee.Status.NEGATIVE),
         (Result.POSITIVE, Examinee.Status.POSITIVE),
     ):
-        Examinee.objects.filter(
-            status=Examinee.Status.POOL_POSITIVE, retest__in=fresh.filter(result=result)
-        ).update(status=status)
+        members = [pk for pk, retest in awaiting.items() if results.get(retest) == result]
+        Examinee.objects.filter(pk__in=members).update(status=status)
 
 
-def _fill_measure_tests(actor, fresh) -> None:
+def _fill_measure_tests(actor, log: ResultImport) -> None:
     """A person under control tested on one of their course's test days: the lab's result
     is that test's result (a positive pool says nothing about one person yet)."""
     from fangyi.measures.models import Measure, MeasureTest
     from fangyi.measures.services import record_test_result
 
-    settled = Examinee.objects.filter(
-        sample__in=fresh, status__in=(Examinee.Status.NEGATIVE, Examinee.Status.POSITIVE)
+    planned = list(
+        MeasureTest.objects.filter(
+            result="",
+            kind=MeasureTest.Kind.PERSON,
+            measure__status=Measure.Status.ACTIVE,
+            due_date__lte=timezone.localdate(),
+        ).select_related("measure")
     )
-    planned = MeasureTest.objects.filter(
-        result="",
-        kind=MeasureTest.Kind.PERSON,
-        measure__status=Measure.Status.ACTIVE,
-        measure__person__in=settled.values("person"),
-    )
-    planned = list(planned.select_related("measure"))
     if not planned:
         return
+    # From the persons under control (hundreds) to their tubes in this batch, not back.
+    settled = Examinee.objects.filter(sample__result_import=log).filter(
+        Q(status=Examinee.Status.POSITIVE)
+        | Q(status=Examinee.Status.PENDING, sample__result=Result.NEGATIVE)
+    )
     by_person = defaultdict(list)
     for examinee in settled.filter(
         person__in=[t.measure.person_id for t in planned]
@@ -602,7 +624,7 @@ def _fill_measure_tests(actor, fresh) -> None:
                 record_test_result(
                     actor,
                     test,
-                    result=examinee.status,
+                    result=examinee.outcome,
                     sampled_at=sample.collected_at,
                     result_at=sample.result_at,
                 )

@@ -3,6 +3,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from fangyi.demo.build import build_demo
+from fangyi.demo.lab import build_lab
 from fangyi.demo.measures import build_measures
 from fangyi.demo.outbreak import build_outbreak
 from fangyi.geo.models import Region
@@ -32,11 +33,12 @@ class Command(BaseCommand):
         summary = build_demo(persons=persons, seed=seed)
         outbreak = build_outbreak(seed)
         measures = build_measures(seed)
+        lab = build_lab(seed)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo county built in {time.monotonic() - started:.1f} s: "
                 f"{summary.regions} regions, {summary.organisations} organisations, "
                 f"{summary.persons} persons, {summary.users} users; outbreak: {outbreak}; "
-                f"measures: {measures}."
+                f"measures: {measures}; lab: {lab}."
             )
         )
