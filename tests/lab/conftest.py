@@ -53,3 +53,20 @@ def result_row():
         )
 
     return make
+
+
+@pytest.fixture
+def free(residents):
+    """free("grid_a1", n) → persons under no measure and without a case (so that what a
+    result sets off is the test's alone)."""
+
+    def pick(username, count=1):
+        people = [
+            p
+            for p in residents(username, count + 40)
+            if not p.measures.filter(status__in=("planned", "active")).exists()
+            and not p.cases.exists()
+        ]
+        return people[:count]
+
+    return pick

@@ -3,7 +3,6 @@ look-up, with the scope and the rights of the pages."""
 
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 from fangyi.accounts.services import create_api_token
@@ -13,22 +12,6 @@ from fangyi.lab.api import in_english
 from fangyi.lab.models import ResultImport, Sample
 
 RESULTS = "/api/lab/results"
-
-
-@pytest.fixture
-def free(residents):
-    """free("grid_a1", n) → persons under no measure and without a case."""
-
-    def pick(username, count=1):
-        people = [
-            p
-            for p in residents(username, count + 40)
-            if not p.measures.filter(status__in=("planned", "active")).exists()
-            and not p.cases.exists()
-        ]
-        return people[:count]
-
-    return pick
 
 
 def item(tube, result="negative", hours_ago=1, **extra):

@@ -5,7 +5,6 @@ import io
 import re
 from datetime import timedelta
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -17,22 +16,6 @@ from fangyi.geo.models import Place, Region
 from fangyi.lab import services
 from fangyi.lab.models import CollectionSite, Examinee, Purpose, Sample, ScreeningTarget
 from fangyi.people.models import Person
-
-
-@pytest.fixture
-def free(residents):
-    """free("street_a", n) → persons without a measure or a case (a positive stays simple)."""
-
-    def pick(username, count=1):
-        people = [
-            p
-            for p in residents(username, count + 40)
-            if not p.measures.filter(status__in=("planned", "active")).exists()
-            and not p.cases.exists()
-        ]
-        return people[:count]
-
-    return pick
 
 
 def unregistered_id_number() -> str:

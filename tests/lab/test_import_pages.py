@@ -41,22 +41,6 @@ def uploads(settings, tmp_path):
 
 
 @pytest.fixture
-def free(residents):
-    """free("grid_a1", n) → persons under no measure and without a case."""
-
-    def pick(username, count=1):
-        people = [
-            p
-            for p in residents(username, count + 40)
-            if not p.measures.filter(status__in=("planned", "active")).exists()
-            and not p.cases.exists()
-        ]
-        return people[:count]
-
-    return pick
-
-
-@pytest.fixture
 def remembered(lab):
     """The lab's columns remembered as those of the import template."""
     columns = imports.guess_mapping([heading(h) for h in TEMPLATE])

@@ -15,22 +15,6 @@ from fangyi.lab.models import Examinee, Purpose, ResultImport, Sample
 from fangyi.measures.models import Category, Measure
 
 
-@pytest.fixture
-def free(residents):
-    """free("grid_a1", n) → persons under no measure and without a case."""
-
-    def pick(username, count=1):
-        people = [
-            p
-            for p in residents(username, count + 40)
-            if not p.measures.filter(status__in=("planned", "active")).exists()
-            and not p.cases.exists()
-        ]
-        return people[:count]
-
-    return pick
-
-
 def stored(lab, rows, actor=None, **kwargs):
     return services.store_results(actor, lab, rows, **kwargs)
 

@@ -2,7 +2,10 @@
 
 from collections.abc import Iterable, Sequence
 
+from django.conf import settings
+from django.contrib import messages
 from django.http import HttpResponse
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
@@ -24,3 +27,18 @@ def xlsx_response(
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     workbook.save(response)
     return response
+
+
+def refuse_oversized_export(request, queryset, list_url: str) -> HttpResponse | None:
+    """Back to the list with a message when the export would exceed the limit (a partial
+    file would pass for the whole list); None when it may go ahead."""
+    if (count := queryset.count()) <= settings.EXPORT_MAX_ROWS:
+        return None
+    messages.error(
+        request,
+        _("共 %(count)d 条，超过单次导出上限 %(limit)d 条，请缩小筛选范围后再导出。")
+        % {"count": count, "limit": settings.EXPORT_MAX_ROWS},
+    )
+    query = request.GET.copy()
+    query.pop("format", None)  # a list that exports itself with ?format=xlsx
+    return redirect(f"{list_url}?{query.urlencode()}")

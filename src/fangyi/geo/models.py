@@ -5,11 +5,34 @@ township/street 9, village/community 12; grids (and below) extend their parent's
 """
 
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from fangyi.core.access import ScopedQuerySet
+from fangyi.core.access import ScopedQuerySet, user_scope_path
 
 PATH_SEPARATOR = "/"
+
+
+def ancestor_paths(path: str) -> list[str]:
+    """The paths of a region and of those above it:
+    "330122/330122001/" → ["330122/", "330122/330122001/"]."""
+    codes = path.rstrip(PATH_SEPARATOR).split(PATH_SEPARATOR)
+    return [PATH_SEPARATOR.join(codes[: i + 1]) + PATH_SEPARATOR for i in range(len(codes))]
+
+
+def inside_or_above(queryset, user, field: str = "region"):
+    """Records whose region lies in the user's jurisdiction or above it (a county's
+    quarantine hotel, campaign or collection site serves every street and grid in it). For
+    records without personal data; persons stay scoped by `visible_to`."""
+    path = user_scope_path(user)
+    if path is None:
+        return queryset.none()
+    if path == "":
+        return queryset
+    lookup = f"{field}__path" if field else "path"
+    return queryset.filter(
+        Q(**{f"{lookup}__startswith": path}) | Q(**{f"{lookup}__in": ancestor_paths(path)})
+    )
 
 
 class Region(models.Model):
@@ -77,9 +100,9 @@ class OrganisationQuerySet(ScopedQuerySet):
     def nearest(self, kind: str, region: Region) -> "Organisation | None":
         """The organisation of that type closest above the region (or in it): the CDC
         responsible for a grid, the village committee of a household…"""
-        codes = region.path.rstrip(PATH_SEPARATOR).split(PATH_SEPARATOR)
-        paths = [PATH_SEPARATOR.join(codes[: i + 1]) + PATH_SEPARATOR for i in range(len(codes))]
-        candidates = self.filter(type=kind, region__path__in=paths).select_related("region")
+        candidates = self.filter(
+            type=kind, region__path__in=ancestor_paths(region.path)
+        ).select_related("region")
         return max(candidates, key=lambda o: len(o.region.path), default=None)
 
 

@@ -14,8 +14,7 @@ from fangyi.accounts.roles import ROLE_CAPABILITIES, Capability
 from fangyi.core.audit import diff, record_change
 from fangyi.core.forms import EVERYTHING
 from fangyi.core.models import ChangeLog
-from fangyi.geo.models import Organisation, Region
-from fangyi.lab.coverage import overlapping
+from fangyi.geo.models import Organisation, Region, inside_or_above
 from fangyi.lab.models import Campaign, CollectionSite, ScreeningTarget
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -157,11 +156,13 @@ class SiteForm(forms.Form):
         self.fields["grids"].queryset = Region.objects.filter(
             level=Region.Level.GRID, parent__in=villages, parent_id=self.chosen_region_id()
         )
-        self.fields["organisation"].queryset = overlapping(
+        self.fields["organisation"].queryset = inside_or_above(
             Organisation.objects.filter(type__in=COLLECTING_TYPES), user
         )
         self.fields["staff"].queryset = (
-            overlapping(User.objects.filter(is_active=True, roles__code__in=COLLECTOR_ROLES), user)
+            inside_or_above(
+                User.objects.filter(is_active=True, roles__code__in=COLLECTOR_ROLES), user
+            )
             .select_related("organisation")
             .distinct()
             .order_by("organisation__name", "last_name", "first_name", "pk")

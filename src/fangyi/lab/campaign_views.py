@@ -5,7 +5,6 @@ services, the queries in coverage, the inputs in campaign_forms."""
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count
 from django.http import Http404, JsonResponse
@@ -19,7 +18,7 @@ from django.views.decorators.http import require_POST
 from fangyi.accounts.roles import Capability
 from fangyi.core.access import get_visible_or_404, require_capability
 from fangyi.core.audit import log_export
-from fangyi.core.excel import xlsx_response
+from fangyi.core.excel import refuse_oversized_export, xlsx_response
 from fangyi.core.masking import mask_name
 from fangyi.core.paging import paginate
 from fangyi.core.rules import add_rule_error
@@ -251,7 +250,7 @@ def round_untested_export(request, pk: int):
     grid = _untested_grid(request)
     targets = coverage.untested(round_, request.user, grid.pk if grid else None)
     list_url = reverse("lab_round_untested", args=[round_.pk])
-    if refused := _over_export_limit(request, targets, list_url):
+    if refused := refuse_oversized_export(request, targets, list_url):
         return refused
     rows = [
         [
@@ -273,18 +272,6 @@ def round_untested_export(request, pk: int):
         request=request,
     )
     return xlsx_response(title, UNTESTED_EXPORT_COLUMNS, rows, filename="untested.xlsx")
-
-
-def _over_export_limit(request, queryset, list_url: str):
-    """A partial file would pass for the whole list: refuse and say why."""
-    if (count := queryset.count()) <= settings.EXPORT_MAX_ROWS:
-        return None
-    messages.error(
-        request,
-        _("共 %(count)d 条，超过单次导出上限 %(limit)d 条，请缩小筛选范围后再导出。")
-        % {"count": count, "limit": settings.EXPORT_MAX_ROWS},
-    )
-    return redirect(f"{list_url}?{request.GET.urlencode()}")
 
 
 @require_POST
@@ -374,7 +361,7 @@ def regimen_export(request, pk: int):
     require_capability(request.user, Capability.VIEW_LAB)
     regimen = get_object_or_404(Regimen, pk=pk)
     overdue, filters = _overdue(request, regimen)
-    if refused := _over_export_limit(request, overdue, reverse("lab_regimen", args=[pk])):
+    if refused := refuse_oversized_export(request, overdue, reverse("lab_regimen", args=[pk])):
         return refused
     today = timezone.localdate()
     never = _("从未检测")

@@ -6,7 +6,6 @@ The collection pages are built for scanners and phones: a scanner types a code a
 so each page has one field focused and is ready for the next tube (or person) in one
 step; purpose, sample type, site and lab stay chosen in the session between tubes."""
 
-from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -17,7 +16,7 @@ from django.views.decorators.http import require_POST
 from fangyi.accounts.roles import Capability
 from fangyi.core.access import get_visible_or_404, require_capability
 from fangyi.core.audit import log_export
-from fangyi.core.excel import xlsx_response
+from fangyi.core.excel import refuse_oversized_export, xlsx_response
 from fangyi.core.masking import mask_id_number, mask_name
 from fangyi.core.paging import paginate
 from fangyi.core.rules import add_rule_error
@@ -113,15 +112,8 @@ SAMPLE_EXPORT_COLUMNS = [
 def _sample_export(request, filters: SampleFilterForm):
     require_capability(request.user, Capability.EXPORT_DATA)
     samples = filters.samples()
-    if (count := samples.count()) > settings.EXPORT_MAX_ROWS:
-        messages.error(
-            request,
-            _("共 %(count)d 条，超过单次导出上限 %(limit)d 条，请缩小筛选范围后再导出。")
-            % {"count": count, "limit": settings.EXPORT_MAX_ROWS},
-        )
-        query = request.GET.copy()
-        query.pop("format", None)
-        return redirect(f"{reverse('lab_home')}?{query.urlencode()}")
+    if refused := refuse_oversized_export(request, samples, reverse("lab_home")):
+        return refused
     rows = []
     for sample in samples:
         persons = [member.person for member in sample.examinees.all()]

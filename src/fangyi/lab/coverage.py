@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncHour
 from django.http import Http404
 from django.urls import reverse
@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from fangyi.accounts.roles import Capability
 from fangyi.core.access import user_scope_path
-from fangyi.geo.models import PATH_SEPARATOR, Region
+from fangyi.geo.models import Region, inside_or_above
 from fangyi.lab import services
 from fangyi.lab.models import Campaign, CollectionSite, Regimen, Round, ScreeningTarget
 from fangyi.lab.services import Coverage
@@ -39,27 +39,8 @@ MAX_THROUGHPUT_HOURS = 14 * 24
 # Campaigns in which the user takes part ---------------------------------------------------
 
 
-def ancestor_paths(path: str) -> list[str]:
-    """ "330122/330122001/" → ["330122/", "330122/330122001/"]."""
-    codes = path.rstrip(PATH_SEPARATOR).split(PATH_SEPARATOR)
-    return [PATH_SEPARATOR.join(codes[: i + 1]) + PATH_SEPARATOR for i in range(len(codes))]
-
-
-def overlapping(queryset: QuerySet, user, field: str = "region") -> QuerySet:
-    """Records whose region lies in the user's jurisdiction or contains it."""
-    path = user_scope_path(user)
-    if path is None:
-        return queryset.none()
-    if path == "":
-        return queryset
-    return queryset.filter(
-        Q(**{f"{field}__path__startswith": path})
-        | Q(**{f"{field}__path__in": ancestor_paths(path)})
-    )
-
-
 def campaigns_for(user) -> QuerySet:
-    return overlapping(Campaign.objects.all(), user)
+    return inside_or_above(Campaign.objects.all(), user)
 
 
 def campaign_or_404(user, pk: int) -> Campaign:
@@ -92,7 +73,7 @@ def sites_for(user, campaign: Campaign) -> QuerySet:
     """The campaign's sites in or above the user's jurisdiction (a site holds no personal
     data: a grid worker sees the site of their community)."""
     return (
-        overlapping(CollectionSite.objects.filter(campaign=campaign), user)
+        inside_or_above(CollectionSite.objects.filter(campaign=campaign), user)
         .select_related("region", "organisation")
         .prefetch_related("grids")
         .annotate(staff_count=Count("staff", distinct=True))

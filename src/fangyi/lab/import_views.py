@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy
 from fangyi.accounts.roles import Capability
 from fangyi.core.access import get_visible_or_404, require_capability
 from fangyi.core.audit import log_export
-from fangyi.core.excel import xlsx_response
+from fangyi.core.excel import refuse_oversized_export, xlsx_response
 from fangyi.core.paging import paginate
 from fangyi.core.tabular import ImportFileError
 from fangyi.core.timefmt import local_minute
@@ -336,13 +336,8 @@ def late_export(request):
     now = timezone.now()
     filters = WaitingFilterForm(request.GET)
     tubes = tat.waiting(request.user, now, **filters.filters())
-    if (count := tubes.count()) > settings.EXPORT_MAX_ROWS:
-        messages.error(
-            request,
-            _("共 %(count)d 条，超过单次导出上限 %(limit)d 条，请缩小筛选范围后再导出。")
-            % {"count": count, "limit": settings.EXPORT_MAX_ROWS},
-        )
-        return redirect(f"{reverse('lab_late')}?{request.GET.urlencode()}")
+    if refused := refuse_oversized_export(request, tubes, reverse("lab_late")):
+        return refused
     rows = [
         [
             tube.barcode,

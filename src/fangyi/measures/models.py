@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from fangyi.core.access import ScopedQuerySet, user_scope_path
-from fangyi.geo.models import PATH_SEPARATOR
+from fangyi.core.access import ScopedQuerySet
+from fangyi.geo.models import inside_or_above
 
 
 class MeasureType(models.TextChoices):
@@ -134,12 +134,7 @@ class FacilityQuerySet(ScopedQuerySet):
         """Facilities inside the jurisdiction and those above it that serve it: a county's
         quarantine hotels take people from every street and grid. A facility holds no
         personal data; its residents stay scoped by their own measures."""
-        path = user_scope_path(user)
-        if path is None or path == "":
-            return super().visible_to(user)
-        parts = path.rstrip(PATH_SEPARATOR).split(PATH_SEPARATOR)
-        above = [PATH_SEPARATOR.join(parts[:i]) + PATH_SEPARATOR for i in range(1, len(parts))]
-        return self.filter(Q(region__path__startswith=path) | Q(region__path__in=above))
+        return inside_or_above(self, user)
 
 
 class Facility(models.Model):

@@ -16,8 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from fangyi.core.access import user_scope_path
-from fangyi.geo.models import PATH_SEPARATOR, Organisation, Region
+from fangyi.geo.models import Organisation, Region, inside_or_above
 from fangyi.measures.documents import phase_label, place_of, tests_summary
 from fangyi.measures.models import HealthCheck, Measure, MeasureTest, Symptom
 from fangyi.measures.services import local_day_start
@@ -111,13 +110,8 @@ class DailyTable:
 def communities_for(user):
     """Communities (village level) whose tables the user may fill: those inside their
     jurisdiction, or the one their grid belongs to (rows stay limited to their scope)."""
-    path = user_scope_path(user)
     villages = Region.objects.filter(level=Region.Level.VILLAGE)
-    if path is None:
-        return villages.none()
-    codes = path.rstrip(PATH_SEPARATOR).split(PATH_SEPARATOR)
-    above = [PATH_SEPARATOR.join(codes[: i + 1]) + PATH_SEPARATOR for i in range(len(codes))]
-    return villages.filter(Q(path__startswith=path) | Q(path__in=above)).order_by("path")
+    return inside_or_above(villages, user, field="").order_by("path")
 
 
 def _filling_unit(community: Region) -> str:

@@ -4,7 +4,6 @@ measure's course (tests, checks, release, ending) and the entry of one check."""
 from datetime import timedelta
 from itertools import groupby
 
-from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -17,7 +16,7 @@ from fangyi.accounts.roles import Capability
 from fangyi.core import deadlines
 from fangyi.core.access import get_visible_or_404, require_capability
 from fangyi.core.audit import history_of, log_export
-from fangyi.core.excel import xlsx_response
+from fangyi.core.excel import refuse_oversized_export, xlsx_response
 from fangyi.core.models import Duty, Task
 from fangyi.core.paging import paginate
 from fangyi.core.rules import add_rule_error
@@ -90,13 +89,8 @@ def measure_export(request):
     filters = MeasureFilterForm(request.GET, user=request.user)
     today = timezone.localdate()
     measures = filters.measures(today)
-    if (count := measures.count()) > settings.EXPORT_MAX_ROWS:
-        messages.error(
-            request,
-            _("共 %(count)d 条，超过单次导出上限 %(limit)d 条，请缩小筛选范围后再导出。")
-            % {"count": count, "limit": settings.EXPORT_MAX_ROWS},
-        )
-        return redirect(f"{reverse('measure_list')}?{request.GET.urlencode()}")
+    if refused := refuse_oversized_export(request, measures, reverse("measure_list")):
+        return refused
     rows = [
         [
             m.pk,

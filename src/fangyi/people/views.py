@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -8,7 +7,7 @@ from django.views.decorators.http import require_POST
 from fangyi.accounts.roles import Capability
 from fangyi.core.access import get_visible_or_404, require_capability
 from fangyi.core.audit import history_of, log_export
-from fangyi.core.excel import xlsx_response
+from fangyi.core.excel import refuse_oversized_export, xlsx_response
 from fangyi.measures.models import Measure
 from fangyi.people import services
 from fangyi.people.exports import PERSON_EXPORT_COLUMNS, person_export_rows
@@ -31,14 +30,8 @@ def person_export(request):
     require_capability(request.user, Capability.EXPORT_DATA)
     filters = PersonFilterForm(request.GET, user=request.user)
     persons = filters.persons().select_related("grid").prefetch_related("key_groups")
-    if (count := persons.count()) > settings.EXPORT_MAX_ROWS:
-        # A partial file would pass for the whole list: refuse and say why.
-        messages.error(
-            request,
-            _("共 %(count)d 条，超过单次导出上限 %(limit)d 条，请缩小筛选范围后再导出。")
-            % {"count": count, "limit": settings.EXPORT_MAX_ROWS},
-        )
-        return redirect(f"{reverse('person_list')}?{request.GET.urlencode()}")
+    if refused := refuse_oversized_export(request, persons, reverse("person_list")):
+        return refused
     rows = person_export_rows(persons)
     log_export(
         request.user,

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -14,7 +13,7 @@ from fangyi.cases.models import CaseReport
 from fangyi.core import deadlines
 from fangyi.core.access import get_visible_or_404, require_capability
 from fangyi.core.audit import log_export
-from fangyi.core.excel import xlsx_response
+from fangyi.core.excel import refuse_oversized_export, xlsx_response
 from fangyi.core.models import Duty
 from fangyi.core.paging import paginate
 from fangyi.core.rules import add_rule_error
@@ -177,13 +176,8 @@ def contact_export(request):
     require_capability(request.user, Capability.EXPORT_DATA)
     filters = ContactFilterForm(request.GET, user=request.user)
     contacts = filters.contacts()
-    if (count := contacts.count()) > settings.EXPORT_MAX_ROWS:
-        messages.error(
-            request,
-            _("共 %(count)d 条，超过单次导出上限 %(limit)d 条，请缩小筛选范围后再导出。")
-            % {"count": count, "limit": settings.EXPORT_MAX_ROWS},
-        )
-        return redirect(f"{reverse('contact_list')}?{request.GET.urlencode()}")
+    if refused := refuse_oversized_export(request, contacts, reverse("contact_list")):
+        return refused
     rows = [
         [
             c.pk,
