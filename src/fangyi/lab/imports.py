@@ -23,10 +23,9 @@ from fangyi.core.tabular import (
     ImportFileError,
     choices_by_label,
     clean_cell,
-    csv_lines,
     heading,
     parse_moment,
-    xlsx_lines,
+    spreadsheet_lines,
 )
 from fangyi.geo.models import Organisation
 from fangyi.lab.models import ColumnMapping, Method, Result, ResultImport
@@ -101,24 +100,18 @@ class ParsedFile:
 
 
 def read_lines(upload) -> tuple[str, object]:
-    """The file's digest and its lines (line number, cells)."""
-    if upload.size > MAX_BYTES:
-        raise ImportFileError(
-            _("文件超过 %(mb)d MB，请分批导入。") % {"mb": MAX_BYTES // (1024 * 1024)}
-        )
-    name = upload.name.lower()
-    raw = upload.read()
-    digest = hashlib.sha256(raw).hexdigest()
-    if name.endswith(".csv"):
-        return digest, csv_lines(raw)
-    if name.endswith(".xlsx"):
-        upload.seek(0)
-        return digest, xlsx_lines(upload)
-    raise ImportFileError(_("只支持 .xlsx 或 .csv 文件。"))
+    """The file's digest (to recognise a file imported before) and its lines; the size and
+    the type are checked before anything is read."""
+    lines = spreadsheet_lines(upload, max_bytes=MAX_BYTES)
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return digest.hexdigest(), lines
 
 
 def headings_of(upload) -> list[str]:
-    _digest, lines = read_lines(upload)
+    lines = spreadsheet_lines(upload, max_bytes=MAX_BYTES)
     try:
         return [heading(cell) for cell in next(lines)[1] if heading(cell)]
     except StopIteration:

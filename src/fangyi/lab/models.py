@@ -139,10 +139,6 @@ class Round(models.Model):
             "number": self.number,
         }
 
-    def covers(self, moment) -> bool:
-        day = timezone.localdate(moment)
-        return self.start_date <= day <= self.end_date
-
 
 class CollectionSite(models.Model):
     """A sampling point of a campaign, serving some grids, open at set hours."""
@@ -337,10 +333,6 @@ class Sample(models.Model):
     @property
     def is_pool(self) -> bool:
         return self.pool_size > 1
-
-    @property
-    def is_environmental(self) -> bool:
-        return self.place_id is not None
 
     @property
     def is_late(self) -> bool:

@@ -631,12 +631,14 @@ def _fill_measure_tests(actor, log: ResultImport) -> None:
                 break
 
 
-def _health_administration(region: Region) -> Organisation | None:
-    return Organisation.objects.nearest(Organisation.Type.HEALTH_COMMISSION, region)
+# Who hears of a positive at once besides the unit that sent the tube (seed 001: the sending
+# unit and the county health administration; the CDC responds).
+POSITIVE_RECIPIENTS = (Organisation.Type.HEALTH_COMMISSION, Organisation.Type.CDC)
 
 
-def _notify(region: Region, message: str, *units: Organisation | None) -> None:
-    """One alert per unit (the sending unit, the health administration, the CDC…)."""
+def _feed_back_positive(region: Region, message: str, *units: Organisation | None) -> None:
+    """One alert each for the given units and the region's health administration and CDC."""
+    units += tuple(Organisation.objects.nearest(kind, region) for kind in POSITIVE_RECIPIENTS)
     seen = set()
     alerts = []
     for unit in units:
@@ -658,13 +660,11 @@ def _single_positive(actor, sample: Sample) -> None:
         return
     person = member.person
     region = person.grid or sample.region
-    _notify(
+    _feed_back_positive(
         region,
         f"核酸阳性（立即反馈）：{person.name} 样本{sample.barcode}，"
         f"{sample.get_purpose_display()}，{local_minute(sample.result_at)}",
         sample.collecting_organisation,
-        _health_administration(region),
-        Organisation.objects.nearest(Organisation.Type.CDC, region),
     )
     if person.grid_id is None:
         return
@@ -719,22 +719,18 @@ def _pool_positive(actor, sample: Sample) -> None:
             )
         )
     Task.objects.bulk_create(tasks)
-    _notify(
+    _feed_back_positive(
         sample.region,
         f"混采阳性：管{sample.barcode}（{len(members)}人）已落实管控，待单管复核",
         sample.collecting_organisation,
-        _health_administration(sample.region),
-        Organisation.objects.nearest(Organisation.Type.CDC, sample.region),
     )
 
 
 def _environment_positive(sample: Sample) -> None:
     place = sample.place
-    _notify(
+    _feed_back_positive(
         place.region,
         f"环境样本阳性：{place.name} {sample.object_description}（样本{sample.barcode}）",
-        Organisation.objects.nearest(Organisation.Type.CDC, place.region),
-        _health_administration(place.region),
         Organisation.objects.nearest(Organisation.Type.STREET_OFFICE, place.region),
     )
 
@@ -966,8 +962,3 @@ def overdue_counts(user, today: date | None = None) -> dict[int, int]:
         regimen.pk: overdue(regimen, user, today).count()
         for regimen in Regimen.objects.filter(active=True)
     }
-
-
-def late_counts(user) -> dict[str, int]:
-    pending = Sample.objects.visible_to(user).late().values("purpose").annotate(n=Count("id"))
-    return {row["purpose"]: row["n"] for row in pending.order_by()}
