@@ -12,8 +12,8 @@ from fangyi.cases.forms import CaseForm
 from fangyi.cases.models import CaseReport
 from fangyi.core import deadlines
 from fangyi.core.access import get_visible_or_404, require_capability
-from fangyi.core.audit import history_of, log_export
-from fangyi.core.excel import xlsx_response
+from fangyi.core.audit import history_of
+from fangyi.core.excel import logged_xlsx_response
 from fangyi.core.paging import paginate
 from fangyi.core.timefmt import local_minute
 from fangyi.people.models import Person
@@ -69,14 +69,14 @@ def case_export(request):
         ]
         for c in filters.cases()
     ]
-    log_export(
-        request.user,
-        label=_("传染病报告卡"),
-        rows=len(rows),
+    return logged_xlsx_response(
+        request,
+        _("传染病报告卡"),
+        CASE_EXPORT_COLUMNS,
+        rows,
+        filename="cases.xlsx",
         filters=filters.applied(),
-        request=request,
     )
-    return xlsx_response(_("传染病报告卡"), CASE_EXPORT_COLUMNS, rows, filename="cases.xlsx")
 
 
 def case_detail(request, pk: int):

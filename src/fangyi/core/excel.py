@@ -29,6 +29,17 @@ def xlsx_response(
     return response
 
 
+def logged_xlsx_response(
+    request, title: str, columns: Sequence[str], rows: list[Sequence], *, filename: str, filters
+) -> HttpResponse:
+    """A list export, recorded in the access log (who, which list, rows, filters) as the law
+    requires of every export of personal data."""
+    from fangyi.core.audit import log_export
+
+    log_export(request.user, label=title, rows=len(rows), filters=filters, request=request)
+    return xlsx_response(title, columns, rows, filename=filename)
+
+
 def refuse_oversized_export(request, queryset, list_url: str) -> HttpResponse | None:
     """Back to the list with a message when the export would exceed the limit (a partial
     file would pass for the whole list); None when it may go ahead."""

@@ -17,8 +17,7 @@ from django.views.decorators.http import require_POST
 
 from fangyi.accounts.roles import Capability
 from fangyi.core.access import get_visible_or_404, require_capability
-from fangyi.core.audit import log_export
-from fangyi.core.excel import refuse_oversized_export, xlsx_response
+from fangyi.core.excel import logged_xlsx_response, refuse_oversized_export
 from fangyi.core.masking import mask_name
 from fangyi.core.paging import paginate
 from fangyi.core.rules import add_rule_error
@@ -264,14 +263,14 @@ def round_untested_export(request, pk: int):
         for t in targets.iterator(chunk_size=2000)
     ]
     title = _("%(round)s 未检人员") % {"round": round_}
-    log_export(
-        request.user,
-        label=title,
-        rows=len(rows),
+    return logged_xlsx_response(
+        request,
+        title,
+        UNTESTED_EXPORT_COLUMNS,
+        rows,
+        filename="untested.xlsx",
         filters={"round": round_.pk, "grid": grid.pk if grid else ""},
-        request=request,
     )
-    return xlsx_response(title, UNTESTED_EXPORT_COLUMNS, rows, filename="untested.xlsx")
 
 
 @require_POST
@@ -379,14 +378,14 @@ def regimen_export(request, pk: int):
         for p in overdue.iterator(chunk_size=2000)
     ]
     title = _("%(regimen)s 逾期未检人员") % {"regimen": regimen.name}
-    log_export(
-        request.user,
-        label=title,
-        rows=len(rows),
+    return logged_xlsx_response(
+        request,
+        title,
+        OVERDUE_EXPORT_COLUMNS,
+        rows,
+        filename="overdue.xlsx",
         filters={"regimen": regimen.pk, "workplace": filters.chosen() or ""},
-        request=request,
     )
-    return xlsx_response(title, OVERDUE_EXPORT_COLUMNS, rows, filename="overdue.xlsx")
 
 
 urlpatterns = [

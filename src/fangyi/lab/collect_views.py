@@ -15,8 +15,7 @@ from django.views.decorators.http import require_POST
 
 from fangyi.accounts.roles import Capability
 from fangyi.core.access import get_visible_or_404, require_capability
-from fangyi.core.audit import log_export
-from fangyi.core.excel import refuse_oversized_export, xlsx_response
+from fangyi.core.excel import logged_xlsx_response, refuse_oversized_export
 from fangyi.core.masking import mask_id_number, mask_name
 from fangyi.core.paging import paginate
 from fangyi.core.rules import add_rule_error
@@ -137,14 +136,14 @@ def _sample_export(request, filters: SampleFilterForm):
                 _("超时") if sample.is_late else "",
             ]
         )
-    log_export(
-        request.user,
-        label=_("样本列表"),
-        rows=len(rows),
+    return logged_xlsx_response(
+        request,
+        _("样本列表"),
+        SAMPLE_EXPORT_COLUMNS,
+        rows,
+        filename="samples.xlsx",
         filters=filters.applied(),
-        request=request,
     )
-    return xlsx_response(_("样本列表"), SAMPLE_EXPORT_COLUMNS, rows, filename="samples.xlsx")
 
 
 # One person's tube ------------------------------------------------------------------------

@@ -24,8 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from fangyi.accounts.roles import Capability
 from fangyi.core.access import get_visible_or_404, require_capability
-from fangyi.core.audit import log_export
-from fangyi.core.excel import refuse_oversized_export, xlsx_response
+from fangyi.core.excel import logged_xlsx_response, refuse_oversized_export, xlsx_response
 from fangyi.core.paging import paginate
 from fangyi.core.tabular import ImportFileError
 from fangyi.core.timefmt import local_minute
@@ -282,14 +281,14 @@ def turnaround_export(request):
         ]
         for row in [*groups, *([report.total] if report.total else [])]
     ]
-    log_export(
-        request.user,
-        label=_("检测时效统计"),
-        rows=len(rows),
+    return logged_xlsx_response(
+        request,
+        _("检测时效统计"),
+        TURNAROUND_COLUMNS,
+        rows,
+        filename="lab-tat.xlsx",
         filters=filters.applied(),
-        request=request,
     )
-    return xlsx_response(_("检测时效统计"), TURNAROUND_COLUMNS, rows, filename="lab-tat.xlsx")
 
 
 def late_page(request):
@@ -353,14 +352,14 @@ def late_export(request):
         ]
         for tube in tubes.select_related("lab", "collecting_organisation", "site")
     ]
-    log_export(
-        request.user,
-        label=_("超时未出结果样本"),
-        rows=len(rows),
+    return logged_xlsx_response(
+        request,
+        _("超时未出结果样本"),
+        LATE_COLUMNS,
+        rows,
+        filename="lab-late.xlsx",
         filters=filters.applied(),
-        request=request,
     )
-    return xlsx_response(_("超时未出结果样本"), LATE_COLUMNS, rows, filename="lab-late.xlsx")
 
 
 urlpatterns = [

@@ -15,8 +15,8 @@ from django.views.decorators.http import require_POST
 from fangyi.accounts.roles import Capability
 from fangyi.core import deadlines
 from fangyi.core.access import get_visible_or_404, require_capability
-from fangyi.core.audit import history_of, log_export
-from fangyi.core.excel import refuse_oversized_export, xlsx_response
+from fangyi.core.audit import history_of
+from fangyi.core.excel import logged_xlsx_response, refuse_oversized_export
 from fangyi.core.models import Duty, Task
 from fangyi.core.paging import paginate
 from fangyi.core.rules import add_rule_error
@@ -112,14 +112,14 @@ def measure_export(request):
         ]
         for m in measures
     ]
-    log_export(
-        request.user,
-        label=_("管控人员名单"),
-        rows=len(rows),
+    return logged_xlsx_response(
+        request,
+        _("管控人员名单"),
+        MEASURE_EXPORT_COLUMNS,
+        rows,
+        filename="measures.xlsx",
         filters=filters.applied(),
-        request=request,
     )
-    return xlsx_response(_("管控人员名单"), MEASURE_EXPORT_COLUMNS, rows, filename="measures.xlsx")
 
 
 # Placing under control --------------------------------------------------------------------

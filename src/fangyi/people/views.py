@@ -6,8 +6,8 @@ from django.views.decorators.http import require_POST
 
 from fangyi.accounts.roles import Capability
 from fangyi.core.access import get_visible_or_404, require_capability
-from fangyi.core.audit import history_of, log_export
-from fangyi.core.excel import refuse_oversized_export, xlsx_response
+from fangyi.core.audit import history_of
+from fangyi.core.excel import logged_xlsx_response, refuse_oversized_export
 from fangyi.measures.models import Measure
 from fangyi.people import services
 from fangyi.people.exports import PERSON_EXPORT_COLUMNS, person_export_rows
@@ -33,14 +33,14 @@ def person_export(request):
     if refused := refuse_oversized_export(request, persons, reverse("person_list")):
         return refused
     rows = person_export_rows(persons)
-    log_export(
-        request.user,
-        label=_("人员名单"),
-        rows=len(rows),
+    return logged_xlsx_response(
+        request,
+        _("人员名单"),
+        PERSON_EXPORT_COLUMNS,
+        rows,
+        filename="persons.xlsx",
         filters=filters.applied(),
-        request=request,
     )
-    return xlsx_response(_("人员名单"), PERSON_EXPORT_COLUMNS, rows, filename="persons.xlsx")
 
 
 def person_detail(request, pk: int):

@@ -12,8 +12,7 @@ from fangyi.accounts.roles import Capability
 from fangyi.cases.models import CaseReport
 from fangyi.core import deadlines
 from fangyi.core.access import get_visible_or_404, require_capability
-from fangyi.core.audit import log_export
-from fangyi.core.excel import refuse_oversized_export, xlsx_response
+from fangyi.core.excel import logged_xlsx_response, refuse_oversized_export, xlsx_response
 from fangyi.core.models import Duty
 from fangyi.core.paging import paginate
 from fangyi.core.rules import add_rule_error
@@ -199,15 +198,13 @@ def contact_export(request):
         ]
         for c in contacts
     ]
-    log_export(
-        request.user,
-        label=_("密切接触者名单"),
-        rows=len(rows),
+    return logged_xlsx_response(
+        request,
+        _("密切接触者名单"),
+        CONTACT_EXPORT_COLUMNS,
+        rows,
+        filename="contacts.xlsx",
         filters=filters.applied(),
-        request=request,
-    )
-    return xlsx_response(
-        _("密切接触者名单"), CONTACT_EXPORT_COLUMNS, rows, filename="contacts.xlsx"
     )
 
 
