@@ -108,7 +108,15 @@ def test_home_counts_are_scoped(users, client_for):
 
 
 # Views reachable without a session: everything else needs a login (deny by default).
-PUBLIC_URL_NAMES = {"login", "set_language", "healthz", "self_check"}
+PUBLIC_URL_NAMES = {
+    "login",
+    "set_language",
+    "healthz",
+    "self_check",
+    "travel_public_areas",
+    "travel_selfreport",
+    "travel_receipt",
+}
 
 
 def all_patterns(resolver=None, prefix=""):

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "fangyi.tracing",
     "fangyi.measures",
     "fangyi.lab",
+    "fangyi.travel",
 ]
 
 MIDDLEWARE = [
@@ -216,6 +217,17 @@ else:
 SELF_CHECK_SUBMISSIONS_PER_HOUR = envint("FANGYI_SELF_CHECK_SUBMISSIONS_PER_HOUR", "12")
 # Generous: mobile carriers put many phones behind one address (carrier-grade NAT).
 SELF_CHECK_REQUESTS_PER_ADDRESS_HOUR = envint("FANGYI_SELF_CHECK_REQUESTS_PER_ADDRESS_HOUR", "1200")
+# The public arrival self-report page, its receipt lookup and the public risk-area list.
+TRAVEL_SELF_REPORT_REQUESTS_PER_ADDRESS_HOUR = envint(
+    "FANGYI_TRAVEL_SELF_REPORT_REQUESTS_PER_ADDRESS_HOUR", "600"
+)
+TRAVEL_SELF_REPORTS_PER_PHONE_HOUR = envint("FANGYI_TRAVEL_SELF_REPORTS_PER_PHONE_HOUR", "5")
+TRAVEL_RECEIPT_LOOKUPS_PER_ADDRESS_HOUR = envint(
+    "FANGYI_TRAVEL_RECEIPT_LOOKUPS_PER_ADDRESS_HOUR", "30"
+)
+PUBLIC_RISK_AREAS_REQUESTS_PER_ADDRESS_HOUR = envint(
+    "FANGYI_PUBLIC_RISK_AREAS_REQUESTS_PER_ADDRESS_HOUR", "1200"
+)
 
 PERSON_PAGE_SIZE = 50
 EXPORT_MAX_ROWS = envint("FANGYI_EXPORT_MAX_ROWS", "100000")

@@ -66,6 +66,27 @@ def _fangyi(*args: str) -> list[str]:
     return [sys.executable, "-m", "fangyi.cli", *args]
 
 
+def run_in_server(server, code: str) -> str:
+    """Run `code` in `fangyi shell` against the e2e server's database, cache and keys (its
+    environment, as `e2e_server` starts it) and return the last line it printed."""
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV} | {
+        "DJANGO_SETTINGS_MODULE": "fangyi.settings",
+        "DATABASE_URL": f"sqlite:///{server.var / 'e2e.sqlite3'}",
+        "FANGYI_VAR": str(server.var),
+        "FANGYI_JOBS_IMMEDIATE": "1",
+        "FANGYI_LOG_LEVEL": "WARNING",
+    }
+    done = subprocess.run(
+        _fangyi("shell", "-c", code),
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
 def _tail(path: Path, lines: int = 40) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])

@@ -6,15 +6,12 @@ The ID numbers are read from the server's own database (a `fangyi shell` run wit
 server's environment, which holds the key that decrypts them)."""
 
 import json
-import os
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import SCRUBBED_ENV, _fangyi, problems_of
+from tests.e2e.conftest import problems_of, run_in_server
 
 pytestmark = pytest.mark.e2e
 
@@ -42,22 +39,7 @@ print(json.dumps({"pool_size": tube.pool_size, "members": list(members)}))
 
 def in_server(server, code: str):
     """Run `code` against the e2e server's database and return what it printed (JSON)."""
-    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV} | {
-        "DJANGO_SETTINGS_MODULE": "fangyi.settings",
-        "DATABASE_URL": f"sqlite:///{server.var / 'e2e.sqlite3'}",
-        "FANGYI_VAR": str(server.var),
-        "FANGYI_JOBS_IMMEDIATE": "1",
-        "FANGYI_LOG_LEVEL": "WARNING",
-    }
-    done = subprocess.run(
-        _fangyi("shell", "-c", code),
-        env=env,
-        cwd=Path(__file__).resolve().parents[2],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(run_in_server(server, code))
 
 
 def test_a_collector_scans_a_ten_in_one_tube_with_the_keyboard_only(login, e2e_server):

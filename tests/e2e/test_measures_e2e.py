@@ -6,15 +6,12 @@ measures services (a `fangyi shell` run with the server's environment), so the t
 not depend on what the demo data holds."""
 
 import json
-import os
-import subprocess
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from fangyi.measures.facility_forms import mask_name
-from tests.e2e.conftest import SCRUBBED_ENV, _fangyi, problems_of
+from tests.e2e.conftest import problems_of, run_in_server
 
 pytestmark = pytest.mark.e2e
 
@@ -57,24 +54,8 @@ print(json.dumps({
 
 
 def arrange_floor(server) -> dict:
-    """Run ARRANGE against the e2e server's database (its environment, as the conftest
-    starts it) and return what it printed."""
-    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV} | {
-        "DJANGO_SETTINGS_MODULE": "fangyi.settings",
-        "DATABASE_URL": f"sqlite:///{server.var / 'e2e.sqlite3'}",
-        "FANGYI_VAR": str(server.var),
-        "FANGYI_JOBS_IMMEDIATE": "1",
-        "FANGYI_LOG_LEVEL": "WARNING",
-    }
-    done = subprocess.run(
-        _fangyi("shell", "-c", ARRANGE),
-        env=env,
-        cwd=Path(__file__).resolve().parents[2],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """Run ARRANGE against the e2e server's database and return what it printed."""
+    return json.loads(run_in_server(server, ARRANGE))
 
 
 def test_a_floor_is_checked_in_one_go_and_the_fever_reaches_the_cdc(login, e2e_server):

@@ -21,6 +21,7 @@ class RoleCode(models.TextChoices):
     SCHOOL_DOCTOR = "school_doctor", _("校医")
     PHARMACY_CLERK = "pharmacy_clerk", _("药店店员")
     SUPPLIES_OFFICER = "supplies_officer", _("物资管理员")
+    REPORTING_UNIT = "reporting_unit", _("宾馆/用人单位报备员")
     ADMIN = "admin", _("系统管理员")
 
 
@@ -43,13 +44,19 @@ class Capability(models.TextChoices):
     COLLECT_SAMPLES = "collect_samples", _("采样登记")
     RECORD_RESULTS = "record_results", _("录入和导入检测结果")
     MANAGE_SCREENING = "manage_screening", _("组织全员核酸筛查")
+    VIEW_ARRIVALS = "view_arrivals", _("查看来返人员、风险地区和入户排查")
+    REGISTER_ARRIVALS = "register_arrivals", _("登记来返人员")
+    PUBLISH_RISK_AREAS = "publish_risk_areas", _("发布风险地区名单")
+    CANVASS = "canvass", _("入户排查")
+    MANAGE_CANVASS = "manage_canvass", _("组织入户排查轮次")
+    SUBMIT_DAILY_REPORTS = "submit_daily_reports", _("填报社区日报告")
     MANAGE_USERS = "manage_users", _("管理用户")
     ADMINISTER = "administer", _("管理系统配置（后台管理）")
 
 
 C = Capability
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
-    RoleCode.COMMANDER: frozenset({C.VIEW_PERSONS, C.VIEW_MEASURES, C.VIEW_LAB}),
+    RoleCode.COMMANDER: frozenset({C.VIEW_PERSONS, C.VIEW_MEASURES, C.VIEW_LAB, C.VIEW_ARRIVALS}),
     RoleCode.CDC_EPIDEMIOLOGIST: frozenset(
         {
             C.VIEW_PERSONS,
@@ -65,6 +72,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             C.VIEW_LAB,
             C.COLLECT_SAMPLES,
             C.MANAGE_SCREENING,
+            C.VIEW_ARRIVALS,
+            C.REGISTER_ARRIVALS,
+            C.PUBLISH_RISK_AREAS,
         }
     ),
     RoleCode.CDC_REVIEWER: frozenset(
@@ -96,6 +106,11 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             C.VIEW_LAB,
             C.COLLECT_SAMPLES,
             C.MANAGE_SCREENING,
+            C.VIEW_ARRIVALS,
+            C.REGISTER_ARRIVALS,
+            C.CANVASS,
+            C.MANAGE_CANVASS,
+            C.SUBMIT_DAILY_REPORTS,
         }
     ),
     RoleCode.GRID_WORKER: frozenset(
@@ -110,6 +125,9 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             C.RECORD_CHECKS,
             C.VIEW_LAB,
             C.COLLECT_SAMPLES,
+            C.VIEW_ARRIVALS,
+            C.REGISTER_ARRIVALS,
+            C.CANVASS,
         }
     ),
     RoleCode.FACILITY_STAFF: frozenset(
@@ -128,5 +146,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
     RoleCode.SCHOOL_DOCTOR: frozenset({C.VIEW_PERSONS}),
     RoleCode.PHARMACY_CLERK: frozenset(),
     RoleCode.SUPPLIES_OFFICER: frozenset(),
+    # A hotel or employer registers its guests and staff who arrive; it sees nobody else.
+    RoleCode.REPORTING_UNIT: frozenset({C.REGISTER_ARRIVALS}),
     RoleCode.ADMIN: frozenset(Capability.values),
 }

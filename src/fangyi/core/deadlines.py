@@ -46,6 +46,35 @@ def new_task(
     )
 
 
+def open_committee_tasks(
+    duty: str,
+    items: list[tuple[models.Model, object, str]],
+    *,
+    started_at: datetime,
+    hours: float | None = None,
+) -> list[Task]:
+    """One task per (subject, region, label), each for the village (community) committee
+    of its region, in one insert: the duties a list, a round or a day hands to every grid
+    or community concerned."""
+    from fangyi.geo.models import Organisation
+
+    committees = Organisation.objects.nearest_each(
+        Organisation.Type.VILLAGE_COMMITTEE, {region.pk for _, region, _ in items}
+    )
+    return Task.objects.bulk_create(
+        new_task(
+            duty,
+            subject,
+            region=region,
+            started_at=started_at,
+            hours=hours,
+            organisation=committees[region.pk],
+            label=label,
+        )
+        for subject, region, label in items
+    )
+
+
 def open_task(duty: str, subject: models.Model, **details) -> Task:
     """Start the clock on a duty (hours from the rules unless given, e.g. a disease's limit)."""
     task = new_task(duty, subject, **details)

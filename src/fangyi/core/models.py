@@ -106,6 +106,10 @@ class Duty(models.TextChoices):
     REPORT_POSITIVE = "report_positive", _("核酸阳性病例报告")
     POOL_RETEST = "pool_retest", _("混采阳性单管复核")
     RESAMPLE = "resample", _("无效样本重采")
+    VERIFY_RISK_FLAGS = "verify_risk_flags", _("风险地区旅居人员核查")
+    PLACE_ARRIVAL = "place_arrival", _("来返人员落实管控")
+    DAILY_REPORT = "daily_report", _("社区疫情日报告")
+    CANVASS = "canvass", _("入户排查")
 
 
 class DeadlineRule(models.Model):

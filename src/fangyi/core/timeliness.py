@@ -78,6 +78,12 @@ UNASSIGNED_DUTY_ROLES: dict[str, frozenset[str]] = {
     Duty.POOL_RETEST: frozenset(
         {RoleCode.CDC_EPIDEMIOLOGIST, RoleCode.STREET_WORKER, RoleCode.GRID_WORKER}
     ),
+    # Arrivals: the grid verifies flagged stays and walks its households, the street places
+    # arrivals it could not house at once, each community reports daily.
+    Duty.VERIFY_RISK_FLAGS: frozenset({RoleCode.STREET_WORKER, RoleCode.GRID_WORKER}),
+    Duty.PLACE_ARRIVAL: frozenset({RoleCode.STREET_WORKER}),
+    Duty.DAILY_REPORT: frozenset({RoleCode.STREET_WORKER}),
+    Duty.CANVASS: frozenset({RoleCode.STREET_WORKER, RoleCode.GRID_WORKER}),
 }
 # Roles that take up a duty only when their own unit is responsible (rule 2), never across
 # the jurisdiction: a quarantine facility's staff do the checks and tests of its residents.

@@ -24,7 +24,9 @@ Org = Organisation.Type
 class DemoUser:
     username: str
     role: str
-    scope: str  # "county", "street_a"/"street_b" (1st/2nd township), "grid_a"/"grid_b"
+    # "county", "street_a"/"street_b" (1st/2nd township), "village_a" (grid_a's community),
+    # "grid_a"/"grid_b"
+    scope: str
     organisation_type: str
     last_name: str
     first_name: str
@@ -49,6 +51,11 @@ DEMO_USERS = [
     DemoUser(
         "supplies_officer", RoleCode.SUPPLIES_OFFICER, "county", Org.HEALTH_COMMISSION, "褚", "物资"
     ),
+    # The committee of grid_a1's community: submits its daily report.
+    DemoUser(
+        "community_a", RoleCode.STREET_WORKER, "village_a", Org.VILLAGE_COMMITTEE, "蒋", "社区甲"
+    ),
+    DemoUser("hotel_clerk", RoleCode.REPORTING_UNIT, "street_a", Org.HOTEL, "沈", "前台"),
 ]
 
 # Organisations: county-wide ones, then one of each kind per township and per village.
@@ -71,6 +78,7 @@ TOWNSHIP_ORGANISATIONS = [
     (Org.MARKET, "{name}农贸市场"),
     (Org.ENTERPRISE, "{name}食品有限公司"),
     (Org.PRIVATE_CLINIC, "{name}诊所"),
+    (Org.HOTEL, "{name}宾馆"),
 ]
 VILLAGE_ORGANISATIONS = [
     (Org.VILLAGE_COMMITTEE, "{name}委会"),
@@ -180,11 +188,13 @@ def demo_user_regions(regions: dict[str, Region]) -> dict[str, Region]:
             r for r in ordered if r.level == Region.Level.GRID and r.path.startswith(township.path)
         )
 
+    grid_a = first_grid(townships[0])
     return {
         "county": county,
         "street_a": townships[0],
         "street_b": townships[1],
-        "grid_a": first_grid(townships[0]),
+        "village_a": grid_a.parent,
+        "grid_a": grid_a,
         "grid_b": first_grid(townships[1]),
     }
 

@@ -105,6 +105,19 @@ class OrganisationQuerySet(ScopedQuerySet):
         ).select_related("region")
         return max(candidates, key=lambda o: len(o.region.path), default=None)
 
+    def nearest_each(self, kind: str, region_ids) -> dict[int, "Organisation | None"]:
+        """`nearest` for many regions in two queries: region id → organisation."""
+        paths = dict(Region.objects.filter(pk__in=region_ids).values_list("pk", "path"))
+        above = {p for path in paths.values() for p in ancestor_paths(path)}
+        by_path = {
+            org.region.path: org
+            for org in self.filter(type=kind, region__path__in=above).select_related("region")
+        }
+        return {
+            pk: next((by_path[p] for p in reversed(ancestor_paths(path)) if p in by_path), None)
+            for pk, path in paths.items()
+        }
+
 
 class Organisation(models.Model):
     class Type(models.TextChoices):
@@ -121,6 +134,7 @@ class Organisation(models.Model):
         SCHOOL = "school", _("学校")
         KINDERGARTEN = "kindergarten", _("幼儿园/托幼机构")
         ENTERPRISE = "enterprise", _("企业")
+        HOTEL = "hotel", _("宾馆/酒店")
         MARKET = "market", _("农贸市场")
         QUARANTINE_FACILITY = "quarantine_facility", _("集中隔离场所")
         STREET_OFFICE = "street_office", _("街道办事处/乡镇政府")

@@ -12,12 +12,11 @@ from django.utils.translation import gettext_lazy as _
 from fangyi.accounts.models import User
 from fangyi.accounts.roles import ROLE_CAPABILITIES, Capability
 from fangyi.core.audit import diff, record_change
-from fangyi.core.forms import EVERYTHING
+from fangyi.core.forms import DATE_WIDGET, EVERYTHING
 from fangyi.core.models import ChangeLog
 from fangyi.geo.models import Organisation, Region, inside_or_above
 from fangyi.lab.models import Campaign, CollectionSite, ScreeningTarget
 
-DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TIME_WIDGET = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 # Areas a campaign may cover: a county, a street (township) or a community (village).
 CAMPAIGN_LEVELS = (Region.Level.COUNTY, Region.Level.TOWNSHIP, Region.Level.VILLAGE)

@@ -9,7 +9,7 @@ from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from fangyi.core.forms import DATETIME_WIDGET, EVERYTHING
+from fangyi.core.forms import DATE_WIDGET, DATETIME_WIDGET, EVERYTHING
 from fangyi.core.masking import mask_name
 from fangyi.geo.models import Organisation, Place
 from fangyi.lab.imports import GENES
@@ -32,7 +32,6 @@ CLOCK_SKEW = timedelta(minutes=10)
 # A name or last-4 search that finds more than this asks for the full ID number instead.
 CANDIDATE_LIMIT = 8
 PENDING = "pending"
-DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 PERSON_PURPOSES = [
     (value, label) for value, label in Purpose.choices if value != Purpose.ENVIRONMENTAL
 ]

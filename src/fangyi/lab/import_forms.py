@@ -6,7 +6,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from fangyi.core.forms import EVERYTHING
+from fangyi.core.forms import DATE_WIDGET, EVERYTHING
 from fangyi.geo.models import Organisation
 from fangyi.lab.imports import FIELDS, GENES, REQUIRED
 from fangyi.lab.models import Purpose
@@ -14,7 +14,6 @@ from fangyi.lab.models import Purpose
 # Longest period of the turnaround page: its figures come from the tubes of the period.
 MAX_PERIOD_DAYS = 92
 DEFAULT_PERIOD_DAYS = 7
-DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class ResultFileForm(forms.Form):

@@ -21,7 +21,7 @@ from fangyi.core.access import user_scope_path
 from fangyi.core.models import Duty, Task
 from fangyi.geo.models import Region
 from fangyi.measures.models import Facility, HealthCheck, Measure, MeasureType, Room
-from fangyi.measures.services import local_day_start
+from fangyi.measures.services import local_day_range
 
 # Statuses of measures that did start (a planned phase or a cancelled one never did).
 STARTED = [
@@ -160,7 +160,7 @@ def figures(user, on: date) -> DashboardFigures:
         return DashboardFigures(on, [], {}, [])
     row_of = rows_by_region(user, rows, own)
     scope = {} if user_scope_path(user) == "" else {"region_id__in": list(row_of)}
-    start, end = local_day_start(on), local_day_start(on + timedelta(days=1))
+    start, end = local_day_range(on)
     new_today = Q(status__in=STARTED, start_date=on)
     released_today = Q(status=Measure.Status.RELEASED, ended_at__gte=start, ended_at__lt=end)
     due_tomorrow = Q(status=Measure.Status.ACTIVE, planned_end=on + timedelta(days=1))

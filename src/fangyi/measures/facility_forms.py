@@ -10,13 +10,13 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from fangyi.core.forms import DATE_WIDGET
 from fangyi.core.masking import mask_name
 from fangyi.geo.models import Organisation, Region
 from fangyi.measures.forms import HealthCheckForm
 from fangyi.measures.models import Facility, Measure, MeasureType, Policy, Room
 from fangyi.measures.services import POLICY_FIELDS
 
-DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 # Rooms added in one go: a few floors of a hotel, not a typo such as "101-1200".
 MAX_NEW_ROOMS = 200
 ROOM_NUMBER = re.compile(r"[0-9A-Za-z]{1,16}")

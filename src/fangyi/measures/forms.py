@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from fangyi.core.forms import DATETIME_WIDGET, EVERYTHING
+from fangyi.core.forms import DATE_WIDGET, DATETIME_WIDGET, EVERYTHING
 from fangyi.geo.models import Region
 from fangyi.measures.models import (
     Category,
@@ -28,34 +28,45 @@ from fangyi.people.models import Person
 CLOCK_SKEW = timedelta(minutes=10)
 
 
-class HealthCheckForm(forms.Form):
-    """One reading for one measure: the one validation for the pages, the API and the
-    person's phone link."""
-
-    temperature = forms.DecimalField(
-        label=_("体温（℃）"),
+def temperature_field(label=None, *, required: bool = True) -> forms.DecimalField:
+    """A body temperature, 35.0–42.0 ℃ to one decimal: readings, arrivals, self-reports."""
+    out_of_range = _("体温须在35.0–42.0℃之间，请复测。")
+    return forms.DecimalField(
+        label=label or _("体温（℃）"),
         max_digits=3,
         decimal_places=1,
         min_value=Decimal("35.0"),
         max_value=Decimal("42.0"),
+        required=required,
         error_messages={
-            "min_value": _("体温须在35.0–42.0℃之间，请复测。"),
-            "max_value": _("体温须在35.0–42.0℃之间，请复测。"),
+            "min_value": out_of_range,
+            "max_value": out_of_range,
+            "max_digits": out_of_range,
+            "max_whole_digits": out_of_range,
             "invalid": _("请输入体温数值，如 36.5。"),
             "required": _("请填写体温。"),
-            "max_digits": _("体温须在35.0–42.0℃之间，请复测。"),
             "max_decimal_places": _("体温保留一位小数，如 36.5。"),
-            "max_whole_digits": _("体温须在35.0–42.0℃之间，请复测。"),
         },
         widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}),
     )
-    symptoms = forms.MultipleChoiceField(
-        label=_("症状"),
+
+
+def symptoms_field(label=None) -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        label=label or _("症状"),
         choices=Symptom.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
         error_messages={"invalid_choice": _("未知的症状：%(value)s。")},
     )
+
+
+class HealthCheckForm(forms.Form):
+    """One reading for one measure: the one validation for the pages, the API and the
+    person's phone link."""
+
+    temperature = temperature_field()
+    symptoms = symptoms_field()
     note = forms.CharField(label=_("其他情况"), max_length=255, required=False)
     checked_at = forms.DateTimeField(
         label=_("监测时间"),
@@ -93,9 +104,6 @@ class HealthCheckForm(forms.Form):
             symptoms=list(data["symptoms"]),
             note=data["note"].strip(),
         )
-
-
-DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class MeasureFilterForm(forms.Form):

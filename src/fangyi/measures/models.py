@@ -136,6 +136,14 @@ class FacilityQuerySet(ScopedQuerySet):
         personal data; its residents stay scoped by their own measures."""
         return inside_or_above(self, user)
 
+    def with_free_rooms(self):
+        """Active facilities with at least one free room, annotated `free` (their count)."""
+        return (
+            self.filter(active=True)
+            .annotate(free=models.Count("rooms", filter=Q(rooms__status=Room.Status.FREE)))
+            .filter(free__gt=0)
+        )
+
 
 class Facility(models.Model):
     """A quarantine hotel or observation site (an organisation of type quarantine facility

@@ -65,6 +65,11 @@ def local_day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+def local_day_range(day: date) -> tuple[datetime, datetime]:
+    """The day from its local midnight to the next one (the end excluded)."""
+    return local_day_start(day), local_day_start(day + timedelta(days=1))
+
+
 def measure_snapshot(measure: Measure) -> dict[str, str]:
     return {
         "type": measure.get_type_display(),

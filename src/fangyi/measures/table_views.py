@@ -20,6 +20,7 @@ from fangyi.core.pdf import pdf_response
 from fangyi.geo.models import Region
 from fangyi.measures import dashboard, documents, tables
 from fangyi.measures.models import Measure, MeasureType
+from fangyi.travel.tables import screening_table
 
 # Documents --------------------------------------------------------------------------------
 
@@ -104,6 +105,7 @@ def _index(request, form: DailyTableForm, day: date):
         "day": day,
         "communities": tables.communities_for(request.user),
         "can_export": request.user.can(Capability.EXPORT_DATA),
+        "can_view_arrivals": request.user.can(Capability.VIEW_ARRIVALS),
     }
     return render(request, "measures/table_index.html", context)
 
@@ -168,6 +170,17 @@ def measure_release_table_xlsx(request):
     return _table_xlsx(request, tables.release_table, "release")
 
 
+def measure_screening_table(request):
+    """The arrivals screening table (排查表) of the travel module, beside the other two."""
+    require_capability(request.user, Capability.VIEW_ARRIVALS)
+    return _table_page(request, screening_table, "measure_screening_table_xlsx")
+
+
+def measure_screening_table_xlsx(request):
+    require_capability(request.user, Capability.VIEW_ARRIVALS)
+    return _table_xlsx(request, screening_table, "screening")
+
+
 # Dashboard --------------------------------------------------------------------------------
 
 
@@ -200,5 +213,11 @@ urlpatterns = [
     ),
     path("tables/release/", measure_release_table, name="measure_release_table"),
     path("tables/release.xlsx", measure_release_table_xlsx, name="measure_release_table_xlsx"),
+    path("tables/screening/", measure_screening_table, name="measure_screening_table"),
+    path(
+        "tables/screening.xlsx",
+        measure_screening_table_xlsx,
+        name="measure_screening_table_xlsx",
+    ),
     path("dashboard/", measure_dashboard, name="measure_dashboard"),
 ]

@@ -9,7 +9,7 @@ The same rows make the page and the Excel file.
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import date, time
 
 from django.db.models import Q
 from django.utils import timezone
@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy
 from fangyi.geo.models import Organisation, Region, inside_or_above
 from fangyi.measures.documents import phase_label, place_of, tests_summary
 from fangyi.measures.models import HealthCheck, Measure, MeasureTest, Symptom
-from fangyi.measures.services import local_day_start
+from fangyi.measures.services import local_day_range
 
 # A reading before noon (local time) is the morning reading, from noon the afternoon one.
 NOON = time(12)
@@ -125,10 +125,6 @@ def _in_community(model, user, community: Region):
     return model.objects.visible_to(user).filter(region__path__startswith=community.path)
 
 
-def _day_range(day: date) -> tuple:
-    return local_day_start(day), local_day_start(day + timedelta(days=1))
-
-
 def under_control_on(day: date) -> Q:
     """Measures in force at the end of that day (started, not ended before the next day):
     a measure released that day is on the release table; the phase that follows it is
@@ -136,7 +132,7 @@ def under_control_on(day: date) -> Q:
     return (
         Q(start_date__lte=day)
         & ~Q(status__in=NEVER_STARTED)
-        & (Q(ended_at__isnull=True) | Q(ended_at__gte=_day_range(day)[1]))
+        & (Q(ended_at__isnull=True) | Q(ended_at__gte=local_day_range(day)[1]))
     )
 
 
@@ -222,7 +218,7 @@ def monitoring_table(user, community: Region, day: date) -> DailyTable:
 
 
 def release_table(user, community: Region, day: date) -> DailyTable:
-    start, end = _day_range(day)
+    start, end = local_day_range(day)
     released = _in_community(Measure, user, community).filter(
         status=Measure.Status.RELEASED, ended_at__gte=start, ended_at__lt=end
     )

@@ -292,10 +292,9 @@ def create_contacts(actor, contacts: list[Contact]) -> list[Contact]:
     Contact.objects.bulk_create(contacts)
     hours = deadlines.rule_hours(Duty.CONTROL_CONTACT)
     # The village (community) committee of the contact's grid puts them under control.
-    committees = {
-        region: Organisation.objects.nearest(Organisation.Type.VILLAGE_COMMITTEE, region)
-        for region in {contact.region for contact in contacts}
-    }
+    committees = Organisation.objects.nearest_each(
+        Organisation.Type.VILLAGE_COMMITTEE, {contact.region_id for contact in contacts}
+    )
     for contact in contacts:
         record_change(
             actor,
@@ -310,7 +309,7 @@ def create_contacts(actor, contacts: list[Contact]) -> list[Contact]:
             region=contact.region,
             started_at=contact.registered_at,
             hours=hours,
-            organisation=committees[contact.region],
+            organisation=committees[contact.region_id],
             label=contact.person.name,
         )
     return contacts

@@ -6,13 +6,14 @@ from fangyi.demo.build import build_demo
 from fangyi.demo.lab import build_lab
 from fangyi.demo.measures import build_measures
 from fangyi.demo.outbreak import build_outbreak
+from fangyi.demo.travel import build_travel
 from fangyi.geo.models import Region
 
 
 class Command(BaseCommand):
     help = (
         "Build the synthetic demo county (regions, organisations, persons, demo users), "
-        "its outbreak and the control measures."
+        "its outbreak, control measures, sampling and testing, and arrivals."
     )
 
     def add_arguments(self, parser):
@@ -34,11 +35,12 @@ class Command(BaseCommand):
         outbreak = build_outbreak(seed)
         measures = build_measures(seed)
         lab = build_lab(seed)
+        travel = build_travel(seed)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo county built in {time.monotonic() - started:.1f} s: "
                 f"{summary.regions} regions, {summary.organisations} organisations, "
                 f"{summary.persons} persons, {summary.users} users; outbreak: {outbreak}; "
-                f"measures: {measures}; lab: {lab}."
+                f"measures: {measures}; lab: {lab}; travel: {travel}."
             )
         )
