@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "fangyi.measures",
     "fangyi.lab",
     "fangyi.travel",
+    "fangyi.surveillance",
 ]
 
 MIDDLEWARE = [
@@ -249,3 +250,7 @@ LOGGING = {
 
 # Same person + same disease diagnosed within this many days: the reporter must confirm (查重).
 CASE_DUPLICATE_WINDOW_DAYS = envint("FANGYI_CASE_DUPLICATE_WINDOW_DAYS", "30")
+
+# Where messages out of the system (SMS) go: a class with `channel` and
+# `deliver(user, message)`; the default only logs them (fangyi.surveillance.notify).
+FANGYI_NOTIFIER = os.environ.get("FANGYI_NOTIFIER", "fangyi.surveillance.notify.LoggingNotifier")

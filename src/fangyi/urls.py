@@ -25,6 +25,7 @@ urlpatterns = [
     path("measures/", include("fangyi.measures.urls")),
     path("lab/", include("fangyi.lab.urls")),
     path("travel/", include("fangyi.travel.urls")),
+    path("surveillance/", include("fangyi.surveillance.urls")),
     path("i18n/setlang/", public(set_language), name="set_language"),
     path("admin/", admin.site.urls),
     path("api/", api_urls()),

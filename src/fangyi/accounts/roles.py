@@ -50,13 +50,22 @@ class Capability(models.TextChoices):
     CANVASS = "canvass", _("入户排查")
     MANAGE_CANVASS = "manage_canvass", _("组织入户排查轮次")
     SUBMIT_DAILY_REPORTS = "submit_daily_reports", _("填报社区日报告")
+    VIEW_SURVEILLANCE = "view_surveillance", _("查看监测预警信号和疫情分析")
+    RESPOND_SIGNALS = "respond_signals", _("核实和处置预警信号")
+    MANAGE_SURVEILLANCE = "manage_surveillance", _("运行预警、安排值班和分析研判")
+    REPORT_SALES = "report_sales", _("填报药店购药登记")
+    REPORT_FEVER_VISITS = "report_fever_visits", _("填报发热门诊就诊")
+    REPORT_ABSENCES = "report_absences", _("填报因病缺勤")
+    FOLLOW_UP_BUYERS = "follow_up_buyers", _("跟进发热购药人员")
     MANAGE_USERS = "manage_users", _("管理用户")
     ADMINISTER = "administer", _("管理系统配置（后台管理）")
 
 
 C = Capability
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
-    RoleCode.COMMANDER: frozenset({C.VIEW_PERSONS, C.VIEW_MEASURES, C.VIEW_LAB, C.VIEW_ARRIVALS}),
+    RoleCode.COMMANDER: frozenset(
+        {C.VIEW_PERSONS, C.VIEW_MEASURES, C.VIEW_LAB, C.VIEW_ARRIVALS, C.VIEW_SURVEILLANCE}
+    ),
     RoleCode.CDC_EPIDEMIOLOGIST: frozenset(
         {
             C.VIEW_PERSONS,
@@ -75,10 +84,21 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             C.VIEW_ARRIVALS,
             C.REGISTER_ARRIVALS,
             C.PUBLISH_RISK_AREAS,
+            C.VIEW_SURVEILLANCE,
+            C.RESPOND_SIGNALS,
+            C.MANAGE_SURVEILLANCE,
+            C.REPORT_FEVER_VISITS,
         }
     ),
     RoleCode.CDC_REVIEWER: frozenset(
-        {C.VIEW_PERSONS, C.REVEAL_PERSONAL_DATA, C.EXPORT_DATA, C.REVIEW_CASES, C.VIEW_LAB}
+        {
+            C.VIEW_PERSONS,
+            C.REVEAL_PERSONAL_DATA,
+            C.EXPORT_DATA,
+            C.REVIEW_CASES,
+            C.VIEW_LAB,
+            C.VIEW_SURVEILLANCE,
+        }
     ),
     RoleCode.CLINICIAN: frozenset(
         {
@@ -88,6 +108,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             C.REPORT_CASES,
             C.VIEW_LAB,
             C.COLLECT_SAMPLES,
+            C.REPORT_FEVER_VISITS,
         }
     ),
     RoleCode.LAB_STAFF: frozenset(
@@ -111,6 +132,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             C.CANVASS,
             C.MANAGE_CANVASS,
             C.SUBMIT_DAILY_REPORTS,
+            C.FOLLOW_UP_BUYERS,
         }
     ),
     RoleCode.GRID_WORKER: frozenset(
@@ -128,6 +150,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             C.VIEW_ARRIVALS,
             C.REGISTER_ARRIVALS,
             C.CANVASS,
+            C.FOLLOW_UP_BUYERS,
         }
     ),
     RoleCode.FACILITY_STAFF: frozenset(
@@ -143,8 +166,8 @@ ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
             C.COLLECT_SAMPLES,
         }
     ),
-    RoleCode.SCHOOL_DOCTOR: frozenset({C.VIEW_PERSONS}),
-    RoleCode.PHARMACY_CLERK: frozenset(),
+    RoleCode.SCHOOL_DOCTOR: frozenset({C.VIEW_PERSONS, C.REPORT_ABSENCES}),
+    RoleCode.PHARMACY_CLERK: frozenset({C.REPORT_SALES}),
     RoleCode.SUPPLIES_OFFICER: frozenset(),
     # A hotel or employer registers its guests and staff who arrive; it sees nobody else.
     RoleCode.REPORTING_UNIT: frozenset({C.REGISTER_ARRIVALS}),

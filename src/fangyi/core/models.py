@@ -110,6 +110,9 @@ class Duty(models.TextChoices):
     PLACE_ARRIVAL = "place_arrival", _("来返人员落实管控")
     DAILY_REPORT = "daily_report", _("社区疫情日报告")
     CANVASS = "canvass", _("入户排查")
+    VERIFY_SIGNAL = "verify_signal", _("预警信号核实")
+    REPORT_SALES = "report_sales", _("药店购药登记上报")
+    FOLLOW_UP_BUYER = "follow_up_buyer", _("发热购药人员跟进")
 
 
 class DeadlineRule(models.Model):

@@ -84,6 +84,11 @@ UNASSIGNED_DUTY_ROLES: dict[str, frozenset[str]] = {
     Duty.PLACE_ARRIVAL: frozenset({RoleCode.STREET_WORKER}),
     Duty.DAILY_REPORT: frozenset({RoleCode.STREET_WORKER}),
     Duty.CANVASS: frozenset({RoleCode.STREET_WORKER, RoleCode.GRID_WORKER}),
+    # Surveillance: a signal is the duty epidemiologist's (named on the task) or else the
+    # CDC epidemiologists'; a pharmacy reports its own sales; the grid follows up a buyer.
+    Duty.VERIFY_SIGNAL: frozenset({RoleCode.CDC_EPIDEMIOLOGIST}),
+    Duty.REPORT_SALES: frozenset(),
+    Duty.FOLLOW_UP_BUYER: frozenset({RoleCode.STREET_WORKER, RoleCode.GRID_WORKER}),
 }
 # Roles that take up a duty only when their own unit is responsible (rule 2), never across
 # the jurisdiction: a quarantine facility's staff do the checks and tests of its residents.

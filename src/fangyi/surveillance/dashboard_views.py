@@ -1,0 +1,3 @@
+"""Stub: pages filled in by the work on issue 7."""
+
+urlpatterns: list = []
