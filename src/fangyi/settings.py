@@ -254,3 +254,5 @@ CASE_DUPLICATE_WINDOW_DAYS = envint("FANGYI_CASE_DUPLICATE_WINDOW_DAYS", "30")
 # Where messages out of the system (SMS) go: a class with `channel` and
 # `deliver(user, message)`; the default only logs them (fangyi.surveillance.notify).
 FANGYI_NOTIFIER = os.environ.get("FANGYI_NOTIFIER", "fangyi.surveillance.notify.LoggingNotifier")
+# Local hour from which the day's detector run happens (CIDARS computes each morning).
+SURVEILLANCE_RUN_HOUR = envint("FANGYI_SURVEILLANCE_RUN_HOUR", "6")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
@@ -194,3 +195,55 @@ def refresh_recent(today: date | None = None, *, days: int = TRAILING_DAYS) -> i
     today = today or timezone.localdate()
     window = [today - timedelta(days=n) for n in range(days)]
     return sum(refresh(source, window) for source in Source.values)
+
+
+# ---- History from before the system ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    source: str
+    topic: str
+    region_id: int
+    day: date
+    count: int
+
+
+@transaction.atomic
+def import_history(actor, rows: list[HistoryRow]) -> tuple[int, int]:
+    """Store imported daily counts (`imported=True`): a (source, topic, region, day) already
+    imported gets the file's count, so importing the same file again changes nothing.
+    Returns (created, updated). Two queries and two bulk writes, whatever the size."""
+    if not rows:
+        return 0, 0
+    days = [row.day for row in rows]
+    existing = {
+        (c.source, c.topic, c.region_id, c.day): c
+        for c in DailyCount.objects.filter(
+            imported=True,
+            source__in={row.source for row in rows},
+            region_id__in={row.region_id for row in rows},
+            day__gte=min(days),
+            day__lte=max(days),
+        )
+    }
+    fresh, changed = [], []
+    for row in rows:
+        count = existing.get((row.source, row.topic, row.region_id, row.day))
+        if count is None:
+            fresh.append(
+                DailyCount(
+                    source=row.source,
+                    topic=row.topic,
+                    region_id=row.region_id,
+                    day=row.day,
+                    count=row.count,
+                    imported=True,
+                )
+            )
+        elif count.count != row.count:
+            count.count = row.count
+            changed.append(count)
+    DailyCount.objects.bulk_create(fresh, batch_size=2000)
+    DailyCount.objects.bulk_update(changed, ["count"], batch_size=2000)
+    return len(fresh), len(changed)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -176,7 +177,8 @@ def detect(
 
 def rule_topics(rules: list[DetectorRule]) -> dict[int, list[str] | None]:
     """The topics each rule watches: its own, or (blank topic) those of its source and
-    level that no other rule of the source and level names, None meaning all."""
+    level that no other rule of the source and level names, None meaning all. A topic named
+    only by inactive rules is watched by none: switching its rule off switches it off."""
     named: dict[tuple[str, str], set[str]] = {}
     for rule in rules:
         if rule.topic:
@@ -198,16 +200,26 @@ def _all_topics_but(source: str, excluded: set[str]) -> list[str] | None:
     return [topic for topic in every if topic not in excluded]
 
 
-def run_day(day: date | None = None, *, user=None, now: datetime | None = None) -> DetectorRun:
-    """Refresh the counts and run every active rule on `day` (default: today). Idempotent."""
+def run_day(
+    day: date | None = None,
+    *,
+    user=None,
+    now: datetime | None = None,
+    single_case_only: bool = False,
+) -> DetectorRun:
+    """Refresh the counts and run every active rule (or only the single-case ones) on `day`
+    (default: today). Idempotent."""
     from fangyi.surveillance import signals
 
     now = now or timezone.now()
     day = day or timezone.localdate(now)
     clock = time.perf_counter()
     counts.refresh_recent(day)
-    rules = list(DetectorRule.objects.filter(is_active=True))
-    topics = rule_topics(rules)
+    every_rule = list(DetectorRule.objects.all())
+    topics = rule_topics(every_rule)
+    rules = [
+        rule for rule in every_rule if rule.is_active and (rule.single_case or not single_case_only)
+    ]
     detected = [(rule, *detect(rule, day, topics[rule.pk])) for rule in rules]
     found = [(rule, alarms) for rule, _, alarms in detected]
     with transaction.atomic():
@@ -216,6 +228,7 @@ def run_day(day: date | None = None, *, user=None, now: datetime | None = None) 
         )
         run.started_at = now
         run.runs += 1
+        run.complete = run.complete or not single_case_only
         run.triggered_by = user
         run.series = sum(series for _, series, _ in detected)
         run.alarms = sum(len(alarms) for _, alarms in found)
@@ -226,3 +239,19 @@ def run_day(day: date | None = None, *, user=None, now: datetime | None = None) 
         run.seconds = round(time.perf_counter() - clock, 3)
         run.save()
     return run
+
+
+def run_if_due(now: datetime | None = None) -> None:
+    """The hourly job. The counts of the trailing days are refreshed and the single-case
+    rules run on today (a plague case must be answered within 2 hours, not tomorrow); from
+    the run hour on, yesterday — the last complete day — gets its full run once."""
+    now = now or timezone.now()
+    local = timezone.localtime(now)
+    today = local.date()
+    run_day(today, now=now, single_case_only=True)
+    yesterday = today - timedelta(days=1)
+    if (
+        local.hour >= settings.SURVEILLANCE_RUN_HOUR
+        and not DetectorRun.objects.filter(day=yesterday, complete=True).exists()
+    ):
+        run_day(yesterday, now=now)

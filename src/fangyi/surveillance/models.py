@@ -383,9 +383,11 @@ class DutyRoster(models.Model):
 
 class DetectorRun(models.Model):
     """The detectors' run for one day: re-running the day updates this row and adds no
-    signal already raised."""
+    signal already raised. `complete`: every rule has run on the day (the hourly runs of the
+    single-case rules alone leave it False)."""
 
     day = models.DateField(_("监测日期"), unique=True)
+    complete = models.BooleanField(_("全部规则已运行"), default=False)
     started_at = models.DateTimeField(_("开始时间"))
     finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
     runs = models.PositiveIntegerField(_("运行次数"), default=0)

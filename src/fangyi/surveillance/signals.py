@@ -114,17 +114,19 @@ def store(run: DetectorRun, found, *, now: datetime) -> tuple[int, int]:
 
 
 def _merges_into(signal: Signal, rule: DetectorRule) -> Signal | None:
-    """The earlier signal of the same series (source, topic, region) within the rule's
-    merge window that this one repeats, if any."""
+    """The earlier signal of the same series (source, topic, region) that this one repeats:
+    raised, or last repeated, within the rule's merge window. A series alarming day after
+    day thus stays one signal for as long as it keeps alarming."""
     if rule.merge_days == 0:
         return None
+    since = signal.day - timedelta(days=rule.merge_days)
     return (
         Signal.objects.primary()
+        .filter(Q(day__gte=since) | Q(last_repeat_day__gte=since))
         .filter(
             source=signal.source,
             topic=signal.topic,
             region=signal.region,
-            day__gte=signal.day - timedelta(days=rule.merge_days),
             day__lte=signal.day,
             status__in=MERGES_INTO,
         )
@@ -311,3 +313,72 @@ def open_for(user):
             | Q(status=Signal.Status.INVESTIGATING)
         )
     )
+
+
+# ---- Duty roster ----------------------------------------------------------------------
+
+ROSTER_LEVELS = (Region.Level.COUNTY, Region.Level.TOWNSHIP)
+
+
+@transaction.atomic
+def assign_duty(actor, region: Region, user, start: date, end: date) -> DutyRoster:
+    """Make `user` the duty epidemiologist of `region` from `start` to `end` (both
+    included). Periods of one region never overlap, so a day's signals have one addressee;
+    the epidemiologist must be one whose jurisdiction covers the region."""
+    from fangyi.accounts.roles import RoleCode
+
+    if (
+        region.level not in ROSTER_LEVELS
+        or not Region.objects.visible_to(actor).filter(pk=region.pk).exists()
+    ):
+        raise SignalRuleError(
+            gettext_lazy("值班区划须为您管辖范围内的县（区）或乡镇（街道）。"),
+            field="region",
+            code="region",
+        )
+    covers = user.region_id is not None and region.path.startswith(user.region.path)
+    if not (
+        user.is_active and covers and user.roles.filter(code=RoleCode.CDC_EPIDEMIOLOGIST).exists()
+    ):
+        raise SignalRuleError(
+            gettext_lazy("值班人员须为管辖该区划的疾控流调人员。"), field="user", code="user"
+        )
+    if start > end:
+        raise SignalRuleError(
+            gettext_lazy("结束日期不能早于开始日期。"), field="end_date", code="dates"
+        )
+    # Lock the region so two managers cannot add overlapping periods at the same moment.
+    Region.objects.select_for_update().get(pk=region.pk)
+    clash = (
+        DutyRoster.objects.filter(region=region, start_date__lte=end, end_date__gte=start)
+        .select_related("user")
+        .first()
+    )
+    if clash is not None:
+        raise SignalRuleError(
+            lazy_format(
+                gettext_lazy(
+                    "%(region)s %(start)s 至 %(end)s 已安排 %(user)s 值班，值班时间不能重叠。"
+                ),
+                region=region.name,
+                start=clash.start_date.isoformat(),
+                end=clash.end_date.isoformat(),
+                user=str(clash.user),
+            ),
+            field="start_date",
+            code="overlap",
+        )
+    roster = DutyRoster.objects.create(region=region, user=user, start_date=start, end_date=end)
+    record_change(
+        actor,
+        roster,
+        ChangeLog.Action.CREATE,
+        {
+            "region": ["", region.full_name or region.name],
+            "user": ["", str(user)],
+            "start_date": ["", start.isoformat()],
+            "end_date": ["", end.isoformat()],
+        },
+        region=region,
+    )
+    return roster

@@ -289,3 +289,45 @@ def record_absences(actor, school: Organisation, rows: list[AbsenceRow], *, now=
         )
     counts.refresh(Source.SCHOOL_ABSENCE, {r.day for r in rows})
     return len(rows)
+
+
+# ---- Following fever buyers up --------------------------------------------------------
+
+
+@transaction.atomic
+def follow_up(actor, sale: PharmacySale, note: str) -> None:
+    """The grid has followed a fever buyer up (called them, guided them to a fever clinic):
+    the follow-up task is done and the note kept in the change log of the sale."""
+    from django.utils.translation import gettext_lazy
+
+    from fangyi.core.audit import record_change
+    from fangyi.core.models import ChangeLog
+    from fangyi.core.rules import RuleError
+
+    if not deadlines.close_task(sale, Duty.FOLLOW_UP_BUYER):
+        raise RuleError(gettext_lazy("该购药人员已跟进，无需重复提交。"), field="note", code="done")
+    record_change(
+        actor,
+        sale,
+        ChangeLog.Action.UPDATE,
+        {"follow_up": ["", note.strip()]},
+        region=sale.follow_up_region,
+    )
+
+
+def reveal_buyer(actor, sale: PharmacySale, *, request=None, via: str = "web") -> dict:
+    """The buyer's clear phone number, for the grid calling them; always logged."""
+    from fangyi.core.audit import log_access
+    from fangyi.core.models import AccessLog
+
+    log_access(
+        actor,
+        AccessLog.Action.REVEAL,
+        obj=sale,
+        label=f"{sale.buyer_name_masked} {sale.receipt}",
+        region=sale.follow_up_region,
+        detail={"fields": ["buyer_phone"]},
+        request=request,
+        via=via,
+    )
+    return {"phone": sale.buyer_phone}

@@ -30,8 +30,26 @@ P90 = [
     "typhus",
 ]
 P80 = ["other_infectious_diarrhoea", "influenza", "ahc", "mumps", "rubella", "hfrs"]
-EARS = {"alpha": 0.001, "baseline": 7}
-SYNDROMIC = "症候群监测：EARS C2（基线7天、间隔2天），无需历史年份数据"
+# Chronic infections are not watched for outbreaks by the temporal model (CIDARS): a rule
+# naming them, switched off, keeps them out of the catch-all rule.
+NOT_WATCHED = [
+    "tuberculosis",
+    "hiv_aids",
+    "hepatitis_b",
+    "hepatitis_c",
+    "hepatitis_d",
+    "syphilis",
+    "gonorrhoea",
+    "schistosomiasis",
+    "echinococcosis",
+    "leprosy",
+    "filariasis",
+    "kala_azar",
+]
+# min_sigma 1: on counts of a few a day the baseline's SD can be near 0, and EARS would
+# alarm on 2 after a week of 1s.
+EARS = {"alpha": 0.001, "baseline": 7, "min_sigma": 1.0}
+SYNDROMIC = "症候群监测：EARS C2（基线7天、间隔2天，σ≥1），无需历史年份数据"
 
 DEADLINES = [
     ("verify_signal", False, 24, "预警信号24小时内完成初步核实（CIDARS）"),
@@ -77,6 +95,16 @@ def seed(apps, schema_editor):
     for code in P80:
         rule("cases", code, "county", "moving_percentile", {"percentile": 80}, CIDARS + " P80")
     rule("cases", "", "county", "moving_percentile", {"percentile": 80}, CIDARS + " 其他病种 P80")
+    for code in NOT_WATCHED:
+        rule(
+            "cases",
+            code,
+            "county",
+            "moving_percentile",
+            {"percentile": 80},
+            "慢性传染病，不纳入暴发预警（CIDARS）",
+            is_active=False,
+        )
     for source in ("pharmacy", "fever_clinic", "school_absence", "monitoring"):
         rule(source, "", "township", "ears_c2", EARS, SYNDROMIC)
         rule(source, "", "county", "ears_c2", EARS, SYNDROMIC)

@@ -6,6 +6,7 @@ from fangyi.demo.build import build_demo
 from fangyi.demo.lab import build_lab
 from fangyi.demo.measures import build_measures
 from fangyi.demo.outbreak import build_outbreak
+from fangyi.demo.surveillance import build_surveillance
 from fangyi.demo.travel import build_travel
 from fangyi.geo.models import Region
 
@@ -13,7 +14,7 @@ from fangyi.geo.models import Region
 class Command(BaseCommand):
     help = (
         "Build the synthetic demo county (regions, organisations, persons, demo users), "
-        "its outbreak, control measures, sampling and testing, and arrivals."
+        "its outbreak, control measures, sampling and testing, arrivals and surveillance."
     )
 
     def add_arguments(self, parser):
@@ -36,11 +37,13 @@ class Command(BaseCommand):
         measures = build_measures(seed)
         lab = build_lab(seed)
         travel = build_travel(seed)
+        surveillance = build_surveillance(seed)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo county built in {time.monotonic() - started:.1f} s: "
                 f"{summary.regions} regions, {summary.organisations} organisations, "
                 f"{summary.persons} persons, {summary.users} users; outbreak: {outbreak}; "
-                f"measures: {measures}; lab: {lab}; travel: {travel}."
+                f"measures: {measures}; lab: {lab}; travel: {travel}; "
+                f"surveillance: {surveillance}."
             )
         )
