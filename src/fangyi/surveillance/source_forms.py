@@ -28,6 +28,7 @@ from fangyi.core.tabular import (
     parse_moment,
     spreadsheet_lines,
 )
+from fangyi.geo.forms import RegionChoiceField
 from fangyi.geo.models import Organisation, Region
 from fangyi.measures.forms import symptoms_field, temperature_field
 from fangyi.measures.models import Symptom
@@ -173,26 +174,6 @@ def grids_of(user) -> QuerySet:
     return Region.objects.visible_to(user).filter(level=Region.Level.GRID).order_by("path")
 
 
-class RegionField(forms.ModelChoiceField):
-    def label_from_instance(self, region: Region) -> str:
-        return region.full_name or region.name
-
-
-class KnownChoiceField(RegionField):
-    """A region checked against regions loaded once per batch, not one query per row."""
-
-    def __init__(self, *args, known: dict[str, Region] | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.known = known
-
-    def to_python(self, value):
-        if self.known is None or value in self.empty_values:
-            return super().to_python(value)
-        if str(value) not in self.known:
-            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
-        return self.known[str(value)]
-
-
 # Pharmacy sales -----------------------------------------------------------------------------
 
 
@@ -332,7 +313,7 @@ class VisitForm(forms.Form):
     name = forms.CharField(label=_("姓名"), max_length=64, required=False)
     phone = forms.CharField(label=_("联系电话"), max_length=32, required=False, widget=TEL)
     address = forms.CharField(label=_("现住址"), max_length=255, required=False)
-    grid = KnownChoiceField(
+    grid = RegionChoiceField(
         label=_("所属网格"),
         queryset=Region.objects.none(),
         required=False,
@@ -838,7 +819,7 @@ class RangeFilterForm(forms.Form):
 
     day_from = date_field(_("日期自"), required=False)
     day_to = date_field(_("日期至"), required=False)
-    township = RegionField(
+    township = RegionChoiceField(
         label=_("乡镇（街道）"),
         queryset=Region.objects.none(),
         required=False,

@@ -8,26 +8,26 @@ nothing."""
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Exists, OuterRef
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from fangyi.accounts.roles import Capability
 from fangyi.core.access import require_capability
-from fangyi.core.excel import logged_xlsx_response, refuse_oversized_export, xlsx_response
+from fangyi.core.excel import logged_xlsx_response, refuse_oversized_export
+from fangyi.core.import_pages import csv_template, problems_report, run_import
 from fangyi.core.masking import mask_name
 from fangyi.core.models import ChangeLog, Duty, Task
 from fangyi.core.paging import paginate
 from fangyi.core.rules import RuleError
-from fangyi.core.tabular import ImportFileError, parse_date
+from fangyi.core.tabular import parse_date
 from fangyi.measures.models import Symptom
 from fangyi.surveillance import counts, sources
 from fangyi.surveillance.models import PharmacySale, SchoolAbsence, Syndrome
@@ -57,8 +57,6 @@ from fangyi.surveillance.source_forms import (
 PAGE_SIZE = 50
 RECENT_SHOWN = 10
 SCHOOL_DAYS_SHOWN = 30
-PROBLEMS_SHOWN = 500
-PROBLEMS_KEPT = 5000
 SALES_PROBLEMS = "surveillance_sales_import_problems"
 HISTORY_PROBLEMS = "surveillance_history_import_problems"
 
@@ -256,53 +254,6 @@ def sale_import_template(request):
 def sale_import_report(request):
     require_capability(request.user, Capability.REPORT_SALES)
     return problems_report(request, SALES_PROBLEMS, "pharmacy-sales-rejected.xlsx")
-
-
-def run_import(request, key: str, read, store) -> dict:
-    """Read the uploaded file (every row checked, nothing stored); store all rows if none
-    was refused, else keep every problem for the report."""
-    upload = request.FILES.get("file")
-    if upload is None:
-        return {"file_error": _("请选择要导入的文件。")}
-    # Reasons are kept for the report in the language of the records.
-    with translation.override(settings.LANGUAGE_CODE):
-        try:
-            reading = read(upload)
-        except ImportFileError as refused:
-            return {"file_error": str(refused.message)}
-    context = {"file_name": upload.name}
-    problems = reading.problems
-    if not problems:
-        request.session.pop(key, None)
-        if not reading.rows:
-            return {"file_error": _("文件中没有数据行。")}
-        return context | {"summary": store(reading.rows)}
-    request.session[key] = problems[:PROBLEMS_KEPT]
-    return context | {
-        "problems": problems[:PROBLEMS_SHOWN],
-        "problem_rows": len({p["line"] for p in problems}),
-        "more_problems": max(len(problems) - PROBLEMS_SHOWN, 0),
-    }
-
-
-def csv_template(headings: list[str], filename: str) -> HttpResponse:
-    # With a byte-order mark: Excel in China opens a UTF-8 file without one as GBK.
-    response = HttpResponse("\ufeff" + ",".join(headings) + "\r\n")
-    response["Content-Type"] = "text/csv; charset=utf-8"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
-REPORT_COLUMNS = [gettext_lazy("行号"), gettext_lazy("列"), gettext_lazy("原因")]
-
-
-def problems_report(request, key: str, filename: str) -> HttpResponse:
-    """The rejected rows of the user's last refused file, to correct it."""
-    problems = request.session.get(key)
-    if not problems:
-        raise Http404
-    rows = [[p["line"], p["column"], p["reason"]] for p in problems]
-    return xlsx_response(_("拒收行"), REPORT_COLUMNS, rows, filename=filename)
 
 
 # Grid: fever buyers to follow up --------------------------------------------------------------

@@ -24,6 +24,7 @@ from fangyi.core.tabular import (
     parse_moment,
     spreadsheet_lines,
 )
+from fangyi.geo.forms import RegionChoiceField
 from fangyi.geo.models import Organisation, Region
 from fangyi.measures.forms import symptoms_field, temperature_field
 from fangyi.measures.models import Symptom
@@ -53,26 +54,6 @@ def date_field(label, required=True):
     return forms.DateField(
         label=label, required=required, widget=DATE_WIDGET, error_messages=DATE_ERRORS
     )
-
-
-class GridChoiceField(forms.ModelChoiceField):
-    """Grids by full name for staff; by their own name on the public page (one community)."""
-
-    def __init__(self, *args, short=False, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.short = short
-        self.known: dict[str, Region] | None = None
-
-    def label_from_instance(self, region: Region) -> str:
-        return region.name if self.short else region.full_name
-
-    def to_python(self, value):
-        # A file's rows are checked against grids loaded once, not one query per row.
-        if self.known is None or value in self.empty_values:
-            return super().to_python(value)
-        if str(value) not in self.known:
-            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
-        return self.known[str(value)]
 
 
 class ArrivalForm(forms.Form):
@@ -120,7 +101,7 @@ class ArrivalForm(forms.Form):
         max_length=255,
         error_messages={"required": _("请填写目的地详细地址。")},
     )
-    grid = GridChoiceField(
+    grid = RegionChoiceField(
         label=_("网格"),
         queryset=Region.objects.none(),
         error_messages={

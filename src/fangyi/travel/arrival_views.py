@@ -4,12 +4,11 @@ worker and by a hotel or employer, the arrivals waiting for a quarantine room, a
 Every channel registers through `services.register_arrival`. A hotel or employer account
 (unit) registers into the grids of its township and sees only what it registered itself."""
 
-from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -17,11 +16,11 @@ from django.views.decorators.http import require_POST
 from fangyi.accounts.roles import Capability
 from fangyi.core.access import get_visible_or_404, require_capability
 from fangyi.core.audit import history_of
-from fangyi.core.excel import logged_xlsx_response, refuse_oversized_export, xlsx_response
+from fangyi.core.excel import logged_xlsx_response, refuse_oversized_export
+from fangyi.core.import_pages import RowsRefused, csv_template, problems_report, run_import
 from fangyi.core.masking import mask_name
 from fangyi.core.paging import paginate
 from fangyi.core.rules import RuleError, add_rule_error
-from fangyi.core.tabular import ImportFileError
 from fangyi.geo.models import inside_or_above
 from fangyi.measures.models import Facility, Symptom
 from fangyi.people.models import Person
@@ -41,9 +40,7 @@ from fangyi.travel.models import Arrival, Stay
 ARRIVAL_PAGE_SIZE = 50
 LOOKUP_LIMIT = 10
 UNIT_RECENT = 30
-PROBLEMS_SHOWN = 500
 PROBLEMS_KEY = "travel_import_problems"
-PROBLEMS_KEPT = 5000
 
 
 # List -------------------------------------------------------------------------------------
@@ -334,43 +331,25 @@ def arrival_import(request):
     channel, organisation, grids = entry_party(request.user, Arrival.Channel.IMPORT)
     context = {"headings": import_headings(), "unit": organisation}
     if request.method == "POST":
-        upload = request.FILES.get("file")
-        if upload is None:
-            context["file_error"] = _("请选择要导入的文件。")
-        else:
-            context |= import_file(request, upload, channel, organisation, grids)
-    return render(request, "travel/arrival_import.html", context)
 
-
-def import_file(request, upload, channel, organisation, grids) -> dict:
-    # Reasons are kept for the report in the language of the records.
-    with translation.override(settings.LANGUAGE_CODE):
-        try:
-            reading = read_import(upload, grids)
-        except ImportFileError as refused:
-            return {"file_error": str(refused.message)}
-        problems = reading.problems
-        if not problems:
+        def store(rows):
             try:
                 results = register_all(
                     request.user,
-                    [row.data for row in reading.rows],
+                    [row.data for row in rows],
                     channel=channel,
                     organisation=organisation,
                 )
             except BatchRefused as refused:
-                line = reading.rows[refused.index].line
-                problems = [{"line": line, "column": "", "reason": str(refused.error.message)}]
-    context = {"file_name": upload.name}
-    if not problems:
-        request.session.pop(PROBLEMS_KEY, None)
-        return context | {"summary": import_summary(results)}
-    request.session[PROBLEMS_KEY] = problems[:PROBLEMS_KEPT]
-    return context | {
-        "problems": problems[:PROBLEMS_SHOWN],
-        "problem_rows": len({p["line"] for p in problems}),
-        "more_problems": max(len(problems) - PROBLEMS_SHOWN, 0),
-    }
+                line = rows[refused.index].line
+                reason = str(refused.error.message)
+                raise RowsRefused([{"line": line, "column": "", "reason": reason}]) from refused
+            return import_summary(results)
+
+        context |= run_import(
+            request, PROBLEMS_KEY, lambda upload: read_import(upload, grids), store
+        )
+    return render(request, "travel/arrival_import.html", context)
 
 
 def import_summary(results) -> dict:
@@ -387,24 +366,13 @@ def import_summary(results) -> dict:
 
 def arrival_import_template(request):
     require_capability(request.user, Capability.REGISTER_ARRIVALS)
-    # With a byte-order mark: Excel in China opens a UTF-8 file without one as GBK.
-    response = HttpResponse("\ufeff" + ",".join(import_headings()) + "\r\n")
-    response["Content-Type"] = "text/csv; charset=utf-8"
-    response["Content-Disposition"] = 'attachment; filename="arrival-import-template.csv"'
-    return response
-
-
-REPORT_COLUMNS = [gettext_lazy("行号"), gettext_lazy("列"), gettext_lazy("原因")]
+    return csv_template(import_headings(), "arrival-import-template.csv")
 
 
 def arrival_import_report(request):
     """The rejected rows of the user's last refused file, to correct it."""
     require_capability(request.user, Capability.REGISTER_ARRIVALS)
-    problems = request.session.get(PROBLEMS_KEY)
-    if not problems:
-        raise Http404
-    rows = [[p["line"], p["column"], p["reason"]] for p in problems]
-    return xlsx_response(_("拒收行"), REPORT_COLUMNS, rows, filename="arrival-import-rejected.xlsx")
+    return problems_report(request, PROBLEMS_KEY, "arrival-import-rejected.xlsx")
 
 
 urlpatterns = [
