@@ -12,7 +12,8 @@ FANGYI="$VENV/bin/fangyi"
 PYTHON="$VENV/bin/python"
 DEMO_PASSWORD="fangyi-demo-2026"
 DEMO_USERS=(county_admin commander cdc_epi cdc_reviewer clinician lab_staff street_a street_b
-            grid_a1 grid_b1 facility_staff school_doctor pharmacy_clerk supplies_officer)
+            grid_a1 grid_b1 facility_staff school_doctor pharmacy_clerk supplies_officer
+            community_a hotel_clerk)
 
 "$FANGYI" migrate --noinput
 "$FANGYI" demo --if-empty
