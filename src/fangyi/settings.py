@@ -190,6 +190,10 @@ X_FRAME_OPTIONS = "DENY"
 REDIS_URL = os.environ.get("REDIS_URL", "")
 HUEY = {
     "name": "fangyi",
+    # Cron hours of the periodic jobs ("just after midnight") are local time: huey reads
+    # the process clock, which Django sets to TIME_ZONE. With huey's default (UTC) they
+    # ran 8 hours late.
+    "utc": False,
     "immediate": envbool("FANGYI_JOBS_IMMEDIATE"),
     "consumer": {"workers": envint("FANGYI_JOB_WORKERS", "2"), "worker_type": "thread"},
 }

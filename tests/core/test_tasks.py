@@ -405,3 +405,15 @@ def check_outbreak(summary, users, now):
     for task in Task.objects.filter(duty=Duty.REVIEW_CASE).exclude(done_at=None)[:20]:
         case = CaseReport.objects.get(pk=task.object_id)
         assert task.started_at == case.submitted_at and task.done_at == case.reviewed_at
+
+
+def test_the_job_clock_is_local_time():
+    """Periodic jobs at "00:10" must run just after local midnight, not at 00:10 UTC."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from huey.contrib.djhuey import HUEY
+
+    job_clock = HUEY._get_timestamp()
+    local = timezone.localtime().replace(tzinfo=None)
+    assert abs(job_clock - local) < timedelta(minutes=1)
