@@ -14,6 +14,8 @@ from django.utils import timezone
 from fangyi.analytics import doubling_time, estimate_rt, positivity_rate
 from fangyi.cases import services as case_services
 from fangyi.cases.models import CaseReport
+from fangyi.core import deadlines
+from fangyi.core.models import Duty
 from fangyi.diseases.models import Disease
 from fangyi.surveillance import dashboards
 from fangyi.surveillance.models import (
@@ -82,7 +84,8 @@ def make_signal(
     run, _ = DetectorRun.objects.get_or_create(day=day, defaults={"started_at": timezone.now()})
     rule = DetectorRule.objects.filter(single_case=single_case).order_by("id").first()
     raised_at = raised_at or at_noon(day)
-    return Signal.objects.create(
+    verified_at = raised_at + verified_after if verified_after else None
+    signal = Signal.objects.create(
         run=run,
         rule=rule,
         source=source,
@@ -95,8 +98,15 @@ def make_signal(
         status=status,
         merged_into=merged_into,
         raised_at=raised_at,
-        verified_at=raised_at + verified_after if verified_after else None,
+        verified_at=verified_at,
     )
+    if merged_into is None:  # a repeat has no verification of its own
+        deadlines.open_task(
+            Duty.VERIFY_SIGNAL, signal, region=region, started_at=raised_at, urgent=single_case
+        )
+        if verified_at is not None:
+            deadlines.close_task(signal, Duty.VERIFY_SIGNAL, done_at=verified_at)
+    return signal
 
 
 @pytest.fixture

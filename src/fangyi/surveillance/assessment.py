@@ -18,9 +18,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from fangyi.core import deadlines
 from fangyi.core.audit import ChangeLog, record_change
-from fangyi.core.models import Duty
 from fangyi.core.rules import RuleError
 from fangyi.diseases.models import Disease
 from fangyi.geo.models import Region
@@ -34,7 +32,7 @@ from fangyi.surveillance.models import (
     Signal,
     Source,
 )
-from fangyi.surveillance.signals import response_minutes
+from fangyi.surveillance.signals import responses
 
 # The topic that counts each record once, where a source has overlapping topics (a fever
 # clinic visit counts in "visits" and in each of its syndromes; lab "positive" ⊂ "tested").
@@ -194,25 +192,15 @@ def _lab(user, start: date, end: date) -> tuple[Change, Change]:
     return found.get(TOPIC_TESTED, Change(0, 0)), found.get(TOPIC_POSITIVE, Change(0, 0))
 
 
-def _signals(user, start: date, end: date):
-    """The week's primary signals with their verification time and whether it kept the
-    limit (2 hours for single-case rules, 24 otherwise: the VERIFY_SIGNAL rules)."""
+def _signals(user, start: date, end: date) -> list[SignalRow]:
+    """The week's primary signals with their verification time and whether it kept its
+    limit (`signals.responses`)."""
     week = Signal.objects.visible_to(user).primary().filter(day__gte=start, day__lte=end)
-    limits = {
-        urgent: timedelta(hours=deadlines.rule_hours(Duty.VERIFY_SIGNAL, urgent=urgent))
-        for urgent in (False, True)
-    }
-    rows = []
-    for signal in week.select_related("region", "rule").order_by("day", "id"):
-        taken = signal.verified_at - signal.raised_at if signal.verified_at else None
-        rows.append(
-            SignalRow(
-                signal,
-                taken.total_seconds() / 60 if taken is not None else None,
-                taken <= limits[signal.rule.single_case] if taken is not None else None,
-            )
-        )
-    return week, rows
+    answered = responses(week)
+    return [
+        SignalRow(signal, answered[signal.pk].minutes, answered[signal.pk].on_time)
+        for signal in week.select_related("region", "rule").order_by("day", "id")
+    ]
 
 
 def weekly_figures(user, week_start: date) -> WeeklyFigures:
@@ -220,11 +208,11 @@ def weekly_figures(user, week_start: date) -> WeeklyFigures:
     jurisdiction, against the week before."""
     end = week_start + timedelta(days=6)
     diseases = _cases(user, week_start, end)
-    week, rows = _signals(user, week_start, end)
+    rows = _signals(user, week_start, end)
     status_counts = {status: 0 for status in Signal.Status.values}
     for row in rows:
         status_counts[row.signal.status] += 1
-    minutes = response_minutes(week)
+    minutes = [row.minutes_to_verify for row in rows if row.minutes_to_verify is not None]
     tested, positive = _lab(user, week_start, end)
     main = next((w.disease for w in diseases if w.cases.current), None)
     rt = None

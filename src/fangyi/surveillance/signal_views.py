@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import F, Sum
+from django.db.models import Sum
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -414,40 +414,29 @@ def timeliness_rows(user, start: date, end: date) -> tuple[list[dict], dict]:
     """Per week (Monday) of signal days, and in total: signals raised, verified, verified
     within the limit, median minutes to verify and the share of each outcome."""
     found = Signal.objects.visible_to(user).primary().filter(day__gte=start, day__lte=end)
-    facts = list(found.values_list("pk", "day", "status", "raised_at", "verified_at"))
-    on_time = set(
-        Task.objects.filter(
-            content_type=ContentType.objects.get_for_model(Signal),
-            duty=Duty.VERIFY_SIGNAL,
-            object_id__in=found.values("pk"),
-            done_at__isnull=False,
-            done_at__lte=F("due_at"),
-        ).values_list("object_id", flat=True)
-    )
+    answered = signals.responses(found)
+    facts = list(found.values_list("pk", "day", "status"))
     weeks: dict[date, list] = defaultdict(list)
     for fact in facts:
         weeks[fact[1] - timedelta(days=fact[1].weekday())].append(fact)
 
     def figures(group: list) -> dict:
-        minutes = [
-            (verified - raised).total_seconds() / 60
-            for _pk, _day, _status, raised, verified in group
-            if verified is not None
-        ]
-        statuses = [status for _pk, _day, status, _raised, _verified in group]
+        done = [answered[pk] for pk, _day, _status in group if answered[pk].minutes is not None]
+        on_time = sum(1 for response in done if response.on_time)
+        statuses = [status for _pk, _day, status in group]
         raised = len(group)
         return {
             "raised": raised,
-            "verified": len(minutes),
-            "on_time": sum(1 for pk, *_rest in group if pk in on_time),
-            "median_minutes": round(statistics.median(minutes)) if minutes else None,
+            "verified": len(done),
+            "on_time": on_time,
+            "median_minutes": (round(statistics.median(r.minutes for r in done)) if done else None),
             "dismissed": percent(statuses.count(Signal.Status.DISMISSED), raised),
             "suspected": percent(
                 sum(s in (Signal.Status.SUSPECTED, Signal.Status.INVESTIGATING) for s in statuses),
                 raised,
             ),
             "confirmed": percent(statuses.count(Signal.Status.CONFIRMED), raised),
-            "on_time_rate": percent(sum(1 for pk, *_rest in group if pk in on_time), len(minutes)),
+            "on_time_rate": percent(on_time, len(done)),
         }
 
     rows = [{"week": week, **figures(weeks[week])} for week in sorted(weeks, reverse=True)]

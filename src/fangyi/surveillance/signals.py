@@ -14,8 +14,10 @@ the CDC epidemiologists of the jurisdiction) as an in-app alert and through the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -24,7 +26,7 @@ from django.utils.translation import gettext_lazy
 
 from fangyi.core import deadlines
 from fangyi.core.audit import ChangeLog, record_change
-from fangyi.core.models import Alert, Duty
+from fangyi.core.models import Alert, Duty, Task
 from fangyi.core.rules import RuleError, lazy_format
 from fangyi.geo.models import Organisation, Region, ancestor_paths
 from fangyi.surveillance import notify
@@ -292,27 +294,34 @@ def conclude(
     return signal
 
 
-def response_minutes(signals) -> list[float]:
-    """Minutes from raising to verification of verified signals (timeliness figures)."""
-    return [
-        (verified - raised).total_seconds() / 60
-        for raised, verified in signals.filter(verified_at__isnull=False).values_list(
-            "raised_at", "verified_at"
-        )
-    ]
+@dataclass(frozen=True)
+class Response:
+    """How a signal was answered: minutes from raising to verification, and whether the
+    verification kept its limit, the due time of the signal's VERIFY_SIGNAL task (24 hours,
+    2 for a single-case rule, fixed when it was raised). Both None while unverified."""
+
+    minutes: float | None
+    on_time: bool | None
 
 
-def open_for(user):
-    """Signals in the user's jurisdiction still to be answered."""
-    return (
-        Signal.objects.visible_to(user)
-        .primary()
-        .filter(
-            Q(status=Signal.Status.RAISED)
-            | Q(status=Signal.Status.SUSPECTED)
-            | Q(status=Signal.Status.INVESTIGATING)
-        )
+def responses(signals) -> dict[int, Response]:
+    """Signal id → its `Response`, for a queryset of signals. Two queries."""
+    due = dict(
+        Task.objects.filter(
+            content_type=ContentType.objects.get_for_model(Signal),
+            duty=Duty.VERIFY_SIGNAL,
+            object_id__in=signals.values("pk"),
+        ).values_list("object_id", "due_at")
     )
+    answered = {}
+    for pk, raised, verified in signals.values_list("pk", "raised_at", "verified_at"):
+        if verified is None:
+            answered[pk] = Response(None, None)
+        else:
+            limit = due.get(pk)
+            minutes = (verified - raised).total_seconds() / 60
+            answered[pk] = Response(minutes, None if limit is None else verified <= limit)
+    return answered
 
 
 # ---- Duty roster ----------------------------------------------------------------------
