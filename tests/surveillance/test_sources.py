@@ -189,13 +189,13 @@ def test_history_is_imported_and_a_second_import_replaces_its_counts(users, town
     )
     reading = read_history(csv_upload(text), users["cdc_epi"])
     assert not reading.problems
-    assert counts.import_history(users["cdc_epi"], reading.rows) == (3, 0)
-    assert counts.import_history(users["cdc_epi"], reading.rows) == (0, 0)
+    assert counts.import_history(reading.rows) == (3, 0)
+    assert counts.import_history(reading.rows) == (0, 0)
     changed = read_history(
         csv_upload(HISTORY_HEADINGS + f"pharmacy,antipyretic,{code},2021-01-04,9\n"),
         users["cdc_epi"],
     )
-    assert counts.import_history(users["cdc_epi"], changed.rows) == (0, 1)
+    assert counts.import_history(changed.rows) == (0, 1)
     imported = DailyCount.objects.filter(imported=True, region=townships[0])
     assert dict(imported.values_list("topic", "count")) == {
         "antipyretic": 9,

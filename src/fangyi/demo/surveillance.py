@@ -42,7 +42,7 @@ from fangyi.core.models import Duty
 from fangyi.geo.models import Organisation, Region
 from fangyi.measures.models import Symptom
 from fangyi.people.models import Person
-from fangyi.surveillance import detection, signals, sources
+from fangyi.surveillance import counts, detection, signals, sources
 from fangyi.surveillance.models import (
     DailyCount,
     DrugCategory,
@@ -185,13 +185,13 @@ def import_history(rng, townships: list[Region], today: date) -> int:
         mean = seasonal_mean(level, amplitude, peak, case_days)
         for township in townships:
             rows += _count_rows(Source.CASES, disease, township, case_days, rng.poisson(mean))
-    DailyCount.objects.bulk_create(rows, batch_size=5000)
-    return len(rows)
+    created, _updated = counts.import_history(rows)
+    return created
 
 
-def _count_rows(source, topic, region, days, values) -> list[DailyCount]:
+def _count_rows(source, topic, region, days, values) -> list[counts.HistoryRow]:
     return [
-        DailyCount(source=source, topic=topic, region=region, day=day, count=int(n), imported=True)
+        counts.HistoryRow(source, topic, region.pk, day, int(n))
         for day, n in zip(days, values, strict=True)
         if n
     ]

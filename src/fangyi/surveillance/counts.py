@@ -171,16 +171,18 @@ COUNTERS: dict[str, Callable[[list[date]], Rows]] = {
 
 
 @transaction.atomic
-def refresh(source: str, days: Iterable[date]) -> int:
+def refresh(source: str, days: Iterable[date], township: Callable[[int], int] | None = None) -> int:
     """Recompute the counts of `source` on `days` from its records; returns the number of
-    count rows written. Days outside the records' range simply end with no rows."""
-    days = sorted(set(days))
-    if not days:
+    count rows written. Days outside the records' range simply end with no rows.
+    `township` (from `township_ids`) saves reloading the regions when refreshing many."""
+    wanted = set(days)
+    if not wanted:
         return 0
-    township = township_ids()
+    days = sorted(wanted)
+    township = township or township_ids()
     totals: Counter = Counter()
     for topic, region_id, day, n in COUNTERS[source](days):
-        if day in days and n:
+        if day in wanted and n:
             totals[topic, township(region_id), day] += n
     DailyCount.objects.filter(source=source, day__in=days, imported=False).delete()
     DailyCount.objects.bulk_create(
@@ -194,7 +196,8 @@ def refresh_recent(today: date | None = None, *, days: int = TRAILING_DAYS) -> i
     """Refresh every source over the trailing window ending today."""
     today = today or timezone.localdate()
     window = [today - timedelta(days=n) for n in range(days)]
-    return sum(refresh(source, window) for source in Source.values)
+    township = township_ids()
+    return sum(refresh(source, window, township) for source in Source.values)
 
 
 # ---- History from before the system ---------------------------------------------------
@@ -210,7 +213,7 @@ class HistoryRow:
 
 
 @transaction.atomic
-def import_history(actor, rows: list[HistoryRow]) -> tuple[int, int]:
+def import_history(rows: list[HistoryRow]) -> tuple[int, int]:
     """Store imported daily counts (`imported=True`): a (source, topic, region, day) already
     imported gets the file's count, so importing the same file again changes nothing.
     Returns (created, updated). Two queries and two bulk writes, whatever the size."""

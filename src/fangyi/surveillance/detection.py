@@ -206,15 +206,17 @@ def run_day(
     user=None,
     now: datetime | None = None,
     single_case_only: bool = False,
+    refresh: bool = True,
 ) -> DetectorRun:
-    """Refresh the counts and run every active rule (or only the single-case ones) on `day`
-    (default: today). Idempotent."""
+    """Refresh the counts (unless the caller just did) and run every active rule (or only
+    the single-case ones) on `day` (default: today). Idempotent."""
     from fangyi.surveillance import signals
 
     now = now or timezone.now()
     day = day or timezone.localdate(now)
     clock = time.perf_counter()
-    counts.refresh_recent(day)
+    if refresh:
+        counts.refresh_recent(day)
     every_rule = list(DetectorRule.objects.all())
     topics = rule_topics(every_rule)
     rules = [
@@ -248,10 +250,11 @@ def run_if_due(now: datetime | None = None) -> None:
     now = now or timezone.now()
     local = timezone.localtime(now)
     today = local.date()
-    run_day(today, now=now, single_case_only=True)
+    counts.refresh_recent(today)  # the window ending today covers yesterday too
+    run_day(today, now=now, single_case_only=True, refresh=False)
     yesterday = today - timedelta(days=1)
     if (
         local.hour >= settings.SURVEILLANCE_RUN_HOUR
         and not DetectorRun.objects.filter(day=yesterday, complete=True).exists()
     ):
-        run_day(yesterday, now=now)
+        run_day(yesterday, now=now, refresh=False)

@@ -572,7 +572,7 @@ def history_import(request):
     if request.method == "POST":
 
         def store(rows):
-            created, updated = counts.import_history(request.user, rows)
+            created, updated = counts.import_history(rows)
             return _("已导入 %(rows)d 行：新增 %(created)d 条，更新 %(updated)d 条。") % {
                 "rows": len(rows),
                 "created": created,

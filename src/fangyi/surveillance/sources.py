@@ -14,10 +14,13 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from fangyi.core import deadlines
+from fangyi.core.audit import acting_user, log_access, record_change
 from fangyi.core.crypto import keyed_hash
-from fangyi.core.models import Alert, Duty
+from fangyi.core.models import AccessLog, Alert, ChangeLog, Duty
+from fangyi.core.rules import RuleError
 from fangyi.geo.models import Organisation
 from fangyi.measures.models import Symptom
 from fangyi.measures.services import FEVER_FROM
@@ -118,7 +121,7 @@ def record_sales(actor, pharmacy: Organisation, rows: list[SaleRow], *, now=None
             has_fever=Syndrome.FEVER in syndromes_of(row.temperature, row.symptoms),
             buyer_name=row.buyer_name,
             reported_at=now,
-            recorded_by=actor if getattr(actor, "pk", None) else None,
+            recorded_by=acting_user(actor),
         )
         sale.set_buyer_id_number(row.buyer_id_number)
         sale.set_buyer_phone(row.buyer_phone)
@@ -248,12 +251,12 @@ def record_visits(actor, clinic: Organisation, rows: list[VisitRow], *, now=None
             sample_barcode=row.sample_barcode,
             disposition=row.disposition,
             external_id=row.external_id,
-            recorded_by=actor if getattr(actor, "pk", None) else None,
+            recorded_by=acting_user(actor),
             recorded_at=now,
         )
         for row in fresh
     )
-    counts.refresh(Source.FEVER_CLINIC, {v.day for v in visits})
+    counts.refresh(Source.FEVER_CLINIC, {v.day for v in visits}, township)
     return BatchOutcome(len(visits), len(rows) - len(visits))
 
 
@@ -283,7 +286,7 @@ def record_absences(actor, school: Organisation, rows: list[AbsenceRow], *, now=
                 "region": region,
                 "absent": row.absent,
                 "enrolled": row.enrolled,
-                "recorded_by": actor if getattr(actor, "pk", None) else None,
+                "recorded_by": acting_user(actor),
                 "recorded_at": now,
             },
         )
@@ -298,12 +301,6 @@ def record_absences(actor, school: Organisation, rows: list[AbsenceRow], *, now=
 def follow_up(actor, sale: PharmacySale, note: str) -> None:
     """The grid has followed a fever buyer up (called them, guided them to a fever clinic):
     the follow-up task is done and the note kept in the change log of the sale."""
-    from django.utils.translation import gettext_lazy
-
-    from fangyi.core.audit import record_change
-    from fangyi.core.models import ChangeLog
-    from fangyi.core.rules import RuleError
-
     if not deadlines.close_task(sale, Duty.FOLLOW_UP_BUYER):
         raise RuleError(gettext_lazy("该购药人员已跟进，无需重复提交。"), field="note", code="done")
     record_change(
@@ -317,9 +314,6 @@ def follow_up(actor, sale: PharmacySale, note: str) -> None:
 
 def reveal_buyer(actor, sale: PharmacySale, *, request=None, via: str = "web") -> dict:
     """The buyer's clear phone number, for the grid calling them; always logged."""
-    from fangyi.core.audit import log_access
-    from fangyi.core.models import AccessLog
-
     log_access(
         actor,
         AccessLog.Action.REVEAL,
