@@ -9,7 +9,7 @@ from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from fangyi.core.forms import DATE_WIDGET, DATETIME_WIDGET, EVERYTHING
+from fangyi.core.forms import CLOCK_SKEW, DATE_WIDGET, DATETIME_WIDGET, EVERYTHING
 from fangyi.core.masking import mask_name
 from fangyi.geo.models import Organisation, Place
 from fangyi.lab.imports import GENES
@@ -28,7 +28,6 @@ from fangyi.people.models import Person
 from fangyi.people.validation import normalise_document_number
 
 # Clocks of phones and scanners drift; a time a few minutes "in the future" is fine.
-CLOCK_SKEW = timedelta(minutes=10)
 # A name or last-4 search that finds more than this asks for the full ID number instead.
 CANDIDATE_LIMIT = 8
 PENDING = "pending"

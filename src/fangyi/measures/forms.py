@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from django import forms
@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from fangyi.core.forms import DATE_WIDGET, DATETIME_WIDGET, EVERYTHING
+from fangyi.core.forms import CLOCK_SKEW, DATE_WIDGET, DATETIME_WIDGET, EVERYTHING
 from fangyi.geo.models import Region
 from fangyi.measures.models import (
     Category,
@@ -25,7 +25,6 @@ from fangyi.measures.services import CheckEntry
 from fangyi.people.models import Person
 
 # Clocks of phones and scanners drift; a reading a few minutes "in the future" is fine.
-CLOCK_SKEW = timedelta(minutes=10)
 
 
 def temperature_field(label=None, *, required: bool = True) -> forms.DecimalField:

@@ -12,8 +12,9 @@ from django.utils.translation import gettext_lazy as _
 
 from fangyi.accounts.models import User
 from fangyi.accounts.roles import RoleCode
-from fangyi.core.forms import DATE_WIDGET, EVERYTHING
+from fangyi.core.forms import EVERYTHING, date_field
 from fangyi.core.models import Duty, Task
+from fangyi.geo.forms import RegionChoiceField
 from fangyi.geo.models import Region
 from fangyi.surveillance import detection
 from fangyi.surveillance.models import DetectorRun, Method, Signal, Source
@@ -22,21 +23,6 @@ from fangyi.tracing.models import Cluster
 
 OPEN = "open"
 OPEN_STATUSES = (Signal.Status.RAISED, Signal.Status.SUSPECTED, Signal.Status.INVESTIGATING)
-DATE_ERRORS = {"invalid": _("请输入有效的日期，如 2022-03-01。")}
-
-
-def date_field(label, required=False, **kwargs):
-    return forms.DateField(
-        label=label,
-        required=required,
-        widget=DATE_WIDGET,
-        error_messages={**DATE_ERRORS, "required": _("请填写日期。")},
-        **kwargs,
-    )
-
-
-def region_label(region: Region) -> str:
-    return region.full_name or region.name
 
 
 def verify_due_at():
@@ -61,11 +47,11 @@ class SignalFilterForm(forms.Form):
     source = forms.ChoiceField(
         label=_("来源"), choices=[*EVERYTHING, *Source.choices], required=False
     )
-    region = forms.ModelChoiceField(
+    region = RegionChoiceField(
         label=_("区划"), queryset=Region.objects.none(), required=False, empty_label=_("全部")
     )
-    day_from = date_field(_("预警日期自"))
-    day_to = date_field(_("预警日期至"))
+    day_from = date_field(_("预警日期自"), required=False)
+    day_to = date_field(_("预警日期至"), required=False)
     method = forms.ChoiceField(
         label=_("方法"), choices=[*EVERYTHING, *Method.choices], required=False
     )
@@ -75,7 +61,6 @@ class SignalFilterForm(forms.Form):
         self.user = user
         region = self.fields["region"]
         region.queryset = Region.objects.visible_to(user).filter(level__in=ROSTER_LEVELS)
-        region.label_from_instance = region_label
 
     def signals(self):
         """Primary signals the user may see, newest first, narrowed by the valid filters."""
@@ -188,7 +173,7 @@ class ConcludeForm(forms.Form):
 
 
 class RunForm(forms.Form):
-    day = date_field(_("监测日期"), required=True)
+    day = date_field(_("监测日期"))
 
     def clean_day(self) -> date:
         day = self.cleaned_data["day"]
@@ -206,7 +191,7 @@ class RunForm(forms.Form):
 
 
 class RosterForm(forms.Form):
-    region = forms.ModelChoiceField(
+    region = RegionChoiceField(
         label=_("区划"),
         queryset=Region.objects.none(),
         error_messages={
@@ -222,14 +207,13 @@ class RosterForm(forms.Form):
             "invalid_choice": _("所选人员不是本辖区的疾控流调人员。"),
         },
     )
-    start_date = date_field(_("开始日期"), required=True)
-    end_date = date_field(_("结束日期"), required=True)
+    start_date = date_field(_("开始日期"))
+    end_date = date_field(_("结束日期"))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         region = self.fields["region"]
         region.queryset = Region.objects.visible_to(user).filter(level__in=ROSTER_LEVELS)
-        region.label_from_instance = region_label
         people = self.fields["user"]
         people.queryset = (
             User.objects.visible_to(user)
@@ -246,8 +230,8 @@ TIMELINESS_WEEKS = 8
 class RangeForm(forms.Form):
     """A date range of signal days; by default the last eight weeks, Monday to today."""
 
-    start = date_field(_("起始日期"))
-    end = date_field(_("截止日期"))
+    start = date_field(_("起始日期"), required=False)
+    end = date_field(_("截止日期"), required=False)
 
     def clean(self):
         data = super().clean()

@@ -18,7 +18,13 @@ from django.utils.translation import gettext_lazy as _
 
 from fangyi.core.access import user_scope_path
 from fangyi.core.crypto import keyed_hash
-from fangyi.core.forms import DATE_WIDGET, DATETIME_WIDGET, EVERYTHING
+from fangyi.core.forms import (
+    CLOCK_SKEW,
+    DATETIME_WIDGET,
+    EVERYTHING,
+    TEL_WIDGET,
+    date_field,
+)
 from fangyi.core.tabular import (
     ImportFileError,
     choices_by_label,
@@ -57,9 +63,6 @@ from fangyi.surveillance.models import (
 )
 from fangyi.surveillance.signals import TOPIC_LABELS
 
-# Clocks of phones and tills drift: a time a few minutes "in the future" is fine.
-CLOCK_SKEW = timedelta(minutes=10)
-DATE_ERRORS = {"required": _("请填写日期。"), "invalid": _("请输入有效的日期，如 2022-03-01。")}
 TIME_ERRORS = {
     "required": _("请填写时间。"),
     "invalid": _("请输入有效的时间，如 2022-03-01 08:30。"),
@@ -71,13 +74,6 @@ COUNT_ERRORS = {
     "max_value": _("人数不能超过 %(limit_value)s。"),
 }
 MAX_PUPILS = 100_000
-TEL = forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"})
-
-
-def date_field(label, required=True):
-    return forms.DateField(
-        label=label, required=required, widget=DATE_WIDGET, error_messages=DATE_ERRORS
-    )
 
 
 def moment_field(label, required=True):
@@ -193,7 +189,9 @@ class SaleForm(forms.Form):
         help_text=_("居民身份证18位；护照等其他证件以字母开头"),
         error_messages={"required": _("请填写购药人证件号码。")},
     )
-    buyer_phone = forms.CharField(label=_("联系电话"), max_length=32, required=False, widget=TEL)
+    buyer_phone = forms.CharField(
+        label=_("联系电话"), max_length=32, required=False, widget=TEL_WIDGET
+    )
     drug_category = forms.ChoiceField(
         label=_("药品类别"),
         choices=DrugCategory.choices,
@@ -311,7 +309,7 @@ class VisitForm(forms.Form):
         error_messages={"required": _("请填写患者证件号码。")},
     )
     name = forms.CharField(label=_("姓名"), max_length=64, required=False)
-    phone = forms.CharField(label=_("联系电话"), max_length=32, required=False, widget=TEL)
+    phone = forms.CharField(label=_("联系电话"), max_length=32, required=False, widget=TEL_WIDGET)
     address = forms.CharField(label=_("现住址"), max_length=255, required=False)
     grid = RegionChoiceField(
         label=_("所属网格"),

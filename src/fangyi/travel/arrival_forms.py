@@ -3,7 +3,6 @@ it (`ArrivalForm` → `services.ArrivalData`), and the filters of the arrival li
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -13,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangyi.accounts.roles import RoleCode
-from fangyi.core.forms import DATE_WIDGET, DATETIME_WIDGET, EVERYTHING
+from fangyi.core.forms import CLOCK_SKEW, DATETIME_WIDGET, EVERYTHING, TEL_WIDGET, date_field
 from fangyi.core.rules import RuleError, add_rule_error
 from fangyi.core.tabular import (
     ImportFileError,
@@ -45,15 +44,6 @@ ID_TYPES = [
     (Person.IdType.OTHER, Person.IdType.OTHER.label),
 ]
 IDENTITY_FIELDS = ("name", "id_type", "id_number", "phone")
-DATE_ERRORS = {"required": _("请填写日期。"), "invalid": _("请输入有效的日期，如 2022-03-01。")}
-# Clocks of phones drift; a sampling time a few minutes "in the future" is fine.
-CLOCK_SKEW = timedelta(minutes=10)
-
-
-def date_field(label, required=True):
-    return forms.DateField(
-        label=label, required=required, widget=DATE_WIDGET, error_messages=DATE_ERRORS
-    )
 
 
 class ArrivalForm(forms.Form):
@@ -79,7 +69,7 @@ class ArrivalForm(forms.Form):
         label=_("手机号"),
         max_length=32,
         required=False,
-        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+        widget=TEL_WIDGET,
     )
     origin = forms.CharField(
         label=_("来源地"),
