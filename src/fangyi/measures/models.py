@@ -388,6 +388,11 @@ class Symptom(models.TextChoices):
     OTHER = "other", _("其他")
 
 
+def symptom_labels(codes: list[str]) -> list[str]:
+    """The labels of symptom codes, unknown codes left out (readings, arrivals, sales…)."""
+    return [str(Symptom(code).label) for code in codes if code in Symptom.values]
+
+
 class HealthCheck(models.Model):
     """One reading: temperature and symptoms at a time, by whom."""
 
@@ -432,7 +437,7 @@ class HealthCheck(models.Model):
         return f"{self.day} {self.temperature}℃"
 
     def symptom_labels(self) -> list[str]:
-        return [Symptom(code).label for code in self.symptoms if code in Symptom.values]
+        return symptom_labels(self.symptoms)
 
 
 class MeasureTest(models.Model):

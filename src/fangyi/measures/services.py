@@ -38,7 +38,7 @@ from fangyi.measures.models import (
     MeasureTest,
     Policy,
     Room,
-    Symptom,
+    symptom_labels,
 )
 from fangyi.people.models import Person
 
@@ -520,7 +520,7 @@ class CheckEntry:
         return self.temperature >= FEVER_FROM or bool(self.symptoms)
 
     def describe(self) -> str:
-        symptoms = "、".join(str(Symptom(code).label) for code in self.symptoms)
+        symptoms = "、".join(symptom_labels(self.symptoms))
         return f"体温{self.temperature}℃" + (f"，{symptoms}" if symptoms else "")
 
 

@@ -28,7 +28,8 @@ from fangyi.core.models import ChangeLog, Duty, Task
 from fangyi.core.paging import paginate
 from fangyi.core.rules import RuleError
 from fangyi.core.tabular import parse_date
-from fangyi.measures.models import Symptom
+from fangyi.core.timefmt import local_minute
+from fangyi.measures.models import symptom_labels
 from fangyi.surveillance import counts, sources
 from fangyi.surveillance.models import PharmacySale, SchoolAbsence, Syndrome
 from fangyi.surveillance.source_forms import (
@@ -63,14 +64,6 @@ HISTORY_PROBLEMS = "surveillance_history_import_problems"
 
 def wants_export(request) -> bool:
     return request.GET.get("format") == "xlsx"
-
-
-def symptom_labels(codes: list[str]) -> str:
-    return "、".join(str(Symptom(c).label) for c in codes if c in Symptom.values)
-
-
-def local_time(moment) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 # Pharmacy: entry ----------------------------------------------------------------------------
@@ -146,8 +139,8 @@ def sale_export(request, sales, filters, list_url: str):
         return refused
     rows = [
         [
-            local_time(s.sold_at),
-            local_time(s.reported_at),
+            local_minute(s.sold_at),
+            local_minute(s.reported_at),
             _("是") if s.late else "",
             s.pharmacy.name,
             s.receipt,
@@ -157,7 +150,7 @@ def sale_export(request, sales, filters, list_url: str):
             s.get_drug_category_display(),
             s.drug_name,
             s.quantity,
-            symptom_labels(s.symptoms),
+            "、".join(symptom_labels(s.symptoms)),
             _("是") if s.has_fever else "",
         ]
         for s in sales
@@ -399,14 +392,14 @@ def visit_list(request):
             return refused
         rows = [
             [
-                local_time(v.visited_at),
+                local_minute(v.visited_at),
                 v.clinic.name,
                 v.external_id,
                 mask_name(v.person.name),
                 v.person.id_number_masked,
                 v.region.name,
                 v.temperature,
-                symptom_labels(v.symptoms),
+                "、".join(symptom_labels(v.symptoms)),
                 syndrome_labels(v.syndromes),
                 _("是") if v.history_asked else _("否"),
                 v.history,
@@ -525,7 +518,7 @@ def absence_list(request):
                 a.get_syndrome_display(),
                 a.absent,
                 a.enrolled,
-                local_time(a.recorded_at),
+                local_minute(a.recorded_at),
             ]
             for a in absences
         ]

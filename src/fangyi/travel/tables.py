@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangyi.geo.models import Region
-from fangyi.measures.models import Symptom
+from fangyi.measures.models import symptom_labels
 from fangyi.measures.tables import DailyTable, Row, _filling_unit
 from fangyi.travel.models import Arrival, MatchRule
 from fangyi.travel.services import outcome_text, unwell
@@ -36,7 +36,7 @@ SCREENING_COLUMNS = [
 
 def _health(arrival: Arrival) -> str:
     """ "正常 (36.5℃)" or the temperature and symptoms of an arrival reported unwell."""
-    symptoms = [str(Symptom(code).label) for code in arrival.symptoms if code in Symptom.values]
+    symptoms = symptom_labels(arrival.symptoms)
     temperature = f"{arrival.temperature}℃" if arrival.temperature is not None else ""
     if unwell(arrival.temperature, arrival.symptoms):
         return "、".join(filter(None, [temperature, *symptoms]))
