@@ -5,7 +5,6 @@ for, the list filters, and the reading of import files."""
 
 import re
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -26,13 +25,12 @@ from fangyi.core.forms import (
     date_field,
 )
 from fangyi.core.tabular import (
-    ImportFileError,
+    ImportReading,
+    TableSpec,
     choices_by_label,
-    clean_cell,
-    heading,
     parse_date,
     parse_moment,
-    spreadsheet_lines,
+    table_rows,
 )
 from fangyi.geo.forms import RegionChoiceField
 from fangyi.geo.models import Organisation, Region
@@ -628,70 +626,6 @@ class HistoryRowForm(forms.Form):
         return HistoryRow(
             data["source"], data["topic"], data["region"].pk, data["day"], data["count"]
         )
-
-
-# Reading import files -----------------------------------------------------------------------
-
-IMPORT_MAX_BYTES = 5 * 1024 * 1024
-
-
-@dataclass
-class TableSpec:
-    """The columns of an import file: heading (as in the template) → field, the required
-    headings, other spellings of headings, and the row limit."""
-
-    columns: dict[str, str]
-    required: list[str]
-    aliases: dict[str, str] = field(default_factory=dict)
-    max_rows: int = 2000
-
-    def field_of(self, cell) -> str | None:
-        name = heading(cell)
-        return self.columns.get(self.aliases.get(name, name))
-
-    def label_of(self, name: str) -> str:
-        return next((text for text, f in self.columns.items() if f == name), "")
-
-
-def table_rows(upload, spec: TableSpec) -> Iterator[tuple[int, dict]]:
-    """(line, {field: cell}) of each non-empty row of an uploaded file; the file as a whole
-    refused (ImportFileError) when it cannot be read, lacks a column or is too long."""
-    columns = None
-    rows = 0
-    for line, cells in spreadsheet_lines(upload, max_bytes=IMPORT_MAX_BYTES):
-        cells = [clean_cell(cell) for cell in cells]
-        if not any(cell != "" for cell in cells):
-            continue
-        if columns is None:
-            columns = [spec.field_of(cell) for cell in cells]
-            missing = [h for h in spec.required if spec.columns[h] not in columns]
-            if missing:
-                raise ImportFileError(
-                    _("缺少必填列：%(columns)s。请使用导入模板。") % {"columns": "、".join(missing)}
-                )
-            continue
-        rows += 1
-        if rows > spec.max_rows:
-            raise ImportFileError(
-                _("每次最多导入 %(rows)d 行，请分批导入。") % {"rows": spec.max_rows}
-            )
-        yield line, {name: cell for name, cell in zip(columns, cells, strict=False) if name}
-    if columns is None:
-        raise ImportFileError(_("文件是空的。"))
-
-
-@dataclass
-class ImportReading:
-    rows: list = field(default_factory=list)
-    problems: list[dict] = field(default_factory=list)
-
-    def refuse(self, line: int, column: str, reason) -> None:
-        self.problems.append({"line": line, "column": column, "reason": str(reason)})
-
-    def refuse_form(self, line: int, form: forms.Form, spec: TableSpec) -> None:
-        for name, errors in form.errors.items():
-            for error in errors:
-                self.refuse(line, spec.label_of(name), error)
 
 
 SALE_TABLE = TableSpec(

@@ -2,7 +2,7 @@
 it (`ArrivalForm` → `services.ArrivalData`), and the filters of the arrival list."""
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -15,13 +15,13 @@ from fangyi.accounts.roles import RoleCode
 from fangyi.core.forms import CLOCK_SKEW, DATETIME_WIDGET, EVERYTHING, TEL_WIDGET, date_field
 from fangyi.core.rules import RuleError, add_rule_error
 from fangyi.core.tabular import (
-    ImportFileError,
+    ImportReading,
+    TableSpec,
     choices_by_label,
-    clean_cell,
     heading,
     parse_date,
     parse_moment,
-    spreadsheet_lines,
+    table_rows,
 )
 from fangyi.geo.forms import RegionChoiceField
 from fangyi.geo.models import Organisation, Region
@@ -370,8 +370,6 @@ def register_all(actor, items: list, *, channel: str, organisation=None) -> list
 
 # Import file ---------------------------------------------------------------------------------
 
-IMPORT_MAX_BYTES = 5 * 1024 * 1024
-IMPORT_MAX_ROWS = 2000
 # Heading (as in the template) → form field.
 IMPORT_COLUMNS = {
     "姓名": "name",
@@ -410,6 +408,7 @@ REQUIRED_HEADINGS = [
     "目的地址",
     "网格",
 ]
+ARRIVAL_TABLE = TableSpec(IMPORT_COLUMNS, REQUIRED_HEADINGS, HEADING_ALIASES, max_rows=2000)
 TRANSPORT_WORDS = {
     "火车": Transport.TRAIN,
     "高铁": Transport.TRAIN,
@@ -430,23 +429,8 @@ class ImportRow:
     data: services.ArrivalData
 
 
-@dataclass
-class ImportReading:
-    rows: list[ImportRow] = field(default_factory=list)
-    problems: list[dict] = field(default_factory=list)
-
-    def refuse(self, line: int, column: str, reason) -> None:
-        self.problems.append({"line": line, "column": column, "reason": str(reason)})
-
-
 def import_headings() -> list[str]:
     return list(IMPORT_COLUMNS)
-
-
-def _column_of(cell) -> str | None:
-    name = heading(cell)
-    name = HEADING_ALIASES.get(name, name)
-    return IMPORT_COLUMNS.get(name)
 
 
 class GridNames:
@@ -497,53 +481,24 @@ def read_import(upload, grids) -> ImportReading:
     """Every row of an arrival file checked, nothing stored: the rows ready to register, or
     every problem (line, column heading, reason)."""
     reading = ImportReading()
-    lines = spreadsheet_lines(upload, max_bytes=IMPORT_MAX_BYTES)
-    columns = None
     grid_names = GridNames(grids)
     known = {str(grid.pk): grid for grid in grid_names.grids}
-    labels = {name: text for text, name in IMPORT_COLUMNS.items()}
     choices = {
         "id_type": choices_by_label(ID_TYPES),
         "transport": choices_by_label(Transport.choices),
     }
-    for line, cells in lines:
-        cells = [clean_cell(cell) for cell in cells]
-        if columns is None:
-            if not any(cells):
-                continue
-            columns = [_column_of(cell) for cell in cells]
-            missing = [h for h in REQUIRED_HEADINGS if IMPORT_COLUMNS[h] not in columns]
-            if missing:
-                raise ImportFileError(
-                    _("缺少必填列：%(columns)s。请使用导入模板。") % {"columns": "、".join(missing)}
-                )
-            continue
-        if not any(cells):
-            continue
-        if len(reading.rows) + len({p["line"] for p in reading.problems}) >= IMPORT_MAX_ROWS:
-            raise ImportFileError(
-                _("每次最多导入 %(rows)d 行，请分批导入。") % {"rows": IMPORT_MAX_ROWS}
-            )
-        values = {
-            name: _cell_value(name, cell, choices)
-            for name, cell in zip(columns, cells, strict=False)
-            if name
-        }
-        values.setdefault("id_type", "")
-        values["id_type"] = values["id_type"] or Person.IdType.RESIDENT_ID
+    for line, cells in table_rows(upload, ARRIVAL_TABLE):
+        values = {name: _cell_value(name, cell, choices) for name, cell in cells.items()}
+        values["id_type"] = values.get("id_type") or Person.IdType.RESIDENT_ID
         grid, grid_problem = grid_names.find(values.get("grid", ""))
         values["grid"] = str(grid.pk) if grid else ""
         if grid_problem:
-            reading.refuse(line, labels["grid"], grid_problem)
+            reading.refuse(line, ARRIVAL_TABLE.label_of("grid"), grid_problem)
         form = ArrivalForm(values, grids=grids, known_grids=known)
         if form.is_valid() and not grid_problem:
             reading.rows.append(ImportRow(line, form.arrival_data()))
             continue
-        for name, errors in form.errors.items():
-            if name == "grid" and grid_problem:
-                continue
-            for error in errors:
-                reading.refuse(line, labels.get(name, ""), error)
-    if columns is None:
-        raise ImportFileError(_("文件是空的。"))
+        if grid_problem:
+            form.errors.pop("grid", None)
+        reading.refuse_form(line, form, ARRIVAL_TABLE)
     return reading
