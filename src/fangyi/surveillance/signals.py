@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangyi.core import deadlines
-from fangyi.core.audit import ChangeLog, record_change
+from fangyi.core.audit import ChangeLog, diff, record_change
 from fangyi.core.models import Alert, Duty, Task
 from fangyi.core.rules import RuleError, lazy_format
 from fangyi.geo.models import Organisation, Region, ancestor_paths
@@ -199,16 +199,21 @@ def _require(signal: Signal, *statuses: str) -> None:
         )
 
 
-def _changed(actor, signal: Signal, before: dict, reason: str = "") -> None:
-    after = _snapshot(signal)
+def _changed(actor, signal: Signal, before: dict) -> None:
     record_change(
         actor,
         signal,
         ChangeLog.Action.UPDATE,
-        {k: [before[k], v] for k, v in after.items() if before[k] != v},
+        diff(before, _snapshot(signal)),
         region=signal.region,
-        reason=reason,
     )
+
+
+def _check_dismissal(dismissing: bool, reason: str) -> None:
+    if dismissing and not reason.strip():
+        raise SignalRuleError(
+            gettext_lazy("排除信号须填写排除原因。"), field="reason", code="reason_required"
+        )
 
 
 def _snapshot(signal: Signal) -> dict[str, str]:
@@ -231,10 +236,7 @@ def verify(actor, signal: Signal, *, suspected: bool, notes: str, reason: str = 
         raise SignalRuleError(
             gettext_lazy("请填写初步核实情况。"), field="notes", code="notes_required"
         )
-    if not suspected and not reason.strip():
-        raise SignalRuleError(
-            gettext_lazy("排除信号须填写排除原因。"), field="reason", code="reason_required"
-        )
+    _check_dismissal(not suspected, reason)
     before = _snapshot(signal)
     now = timezone.now()
     signal.verified_at, signal.verified_by = now, actor
@@ -276,10 +278,7 @@ def conclude(
         raise SignalRuleError(
             gettext_lazy("请填写现场调查结论。"), field="notes", code="notes_required"
         )
-    if not confirmed and not reason.strip():
-        raise SignalRuleError(
-            gettext_lazy("排除信号须填写排除原因。"), field="reason", code="reason_required"
-        )
+    _check_dismissal(not confirmed, reason)
     before = _snapshot(signal)
     signal.investigation_notes = notes.strip()
     signal.closed_at = timezone.now()
