@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from fangyi.core.audit import ChangeLog, record_change
 from fangyi.core.rules import RuleError
+from fangyi.core.timeliness import day_bounds
 from fangyi.diseases.models import Disease
 from fangyi.geo.models import Region
 from fangyi.surveillance import dashboards
@@ -125,8 +126,8 @@ class WeeklyFigures:
 def _cases(user, start: date, end: date) -> list[DiseaseWeek]:
     """Cases (by report date) and deaths of the week and the week before, by disease."""
     previous = start - timedelta(days=7)
-    since, middle = dashboards.local_bounds(previous, start - timedelta(days=1))
-    _middle, until = dashboards.local_bounds(start, end)
+    since, middle = day_bounds(previous, start - timedelta(days=1))
+    _middle, until = day_bounds(start, end)
     this_week = Q(diagnosed_at__gte=middle, diagnosed_at__lt=until)
     week_before = Q(diagnosed_at__gte=since, diagnosed_at__lt=middle)
     died = Q(death_date__gte=start, death_date__lte=end)

@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from django.db import transaction
 from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from fangyi.core.timeliness import day_bounds
 from fangyi.geo.models import PATH_SEPARATOR, Region
 from fangyi.surveillance.models import (
     TOPIC_ABNORMAL,
@@ -103,19 +104,12 @@ def _school_absence(days: list[date]) -> Rows:
     )
 
 
-def _local_range(days: list[date]) -> tuple[datetime, datetime]:
-    """The instants bounding the local days (for records stamped with a time)."""
-    tz = timezone.get_current_timezone()
-    start, end = min(days), max(days) + timedelta(days=1)
-    return datetime.combine(start, time.min, tz), datetime.combine(end, time.min, tz)
-
-
 def _cases(days: list[date]) -> Rows:
     """Reported cards (submitted or reviewed, not deleted) by the local day of diagnosis:
     the day the case became known, which is what a prospective detector can see."""
     from fangyi.cases.models import CaseReport
 
-    start, end = _local_range(days)
+    start, end = day_bounds(min(days), max(days))
     cards = CaseReport.objects.filter(
         status__in=(CaseReport.Status.SUBMITTED, CaseReport.Status.REVIEWED),
         diagnosed_at__gte=start,
@@ -136,7 +130,7 @@ def _monitoring(days: list[date]) -> Rows:
 def _environment(days: list[date]) -> Rows:
     from fangyi.lab.models import Result, Sample
 
-    start, end = _local_range(days)
+    start, end = day_bounds(min(days), max(days))
     positives = Sample.objects.filter(
         place__isnull=False, result=Result.POSITIVE, collected_at__gte=start, collected_at__lt=end
     )
@@ -148,7 +142,7 @@ def _lab(days: list[date]) -> Rows:
     of collection: the positivity of what was sampled that day."""
     from fangyi.lab.models import Result, Sample
 
-    start, end = _local_range(days)
+    start, end = day_bounds(min(days), max(days))
     tubes = Sample.objects.filter(
         place__isnull=True,
         result__in=(Result.NEGATIVE, Result.POSITIVE),

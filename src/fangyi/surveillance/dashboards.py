@@ -17,16 +17,16 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import numpy as np
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangyi.analytics import DoublingTime, doubling_time, estimate_rt, positivity_rate
 from fangyi.cases.models import CaseReport
+from fangyi.core.timeliness import day_bounds
 from fangyi.diseases.models import Classification, Disease
 from fangyi.geo.models import Region
 from fangyi.surveillance.counts import township_ids
@@ -66,15 +66,6 @@ def days_between(start: date, end: date) -> list[date]:
     return [start + timedelta(days=n) for n in range((end - start).days + 1)]
 
 
-def local_bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    """The instants bounding the local days start..end."""
-    tz = timezone.get_current_timezone()
-    return (
-        datetime.combine(start, time.min, tz),
-        datetime.combine(end + timedelta(days=1), time.min, tz),
-    )
-
-
 def within(queryset: QuerySet, region: Region | None, field: str = "region") -> QuerySet:
     """Records of the region's subtree (all of them without a region)."""
     if region is None:
@@ -102,7 +93,7 @@ def diseases_reported(user) -> QuerySet:
 def default_disease(user, today: date) -> Disease | None:
     """The disease with the most cases reported over the last 90 days (or ever)."""
     cards = counted_cases(user)
-    start, _end = local_bounds(today - timedelta(days=DEFAULT_DISEASE_DAYS - 1), today)
+    start, _end = day_bounds(today - timedelta(days=DEFAULT_DISEASE_DAYS - 1), today)
     for scope in (cards.filter(diagnosed_at__gte=start), cards):
         top = scope.values("disease_id").annotate(n=Count("id")).order_by("-n", "disease_id")
         if first := top.first():
@@ -116,7 +107,7 @@ def daily_counts(cards: QuerySet, by: str, start: date, end: date) -> QuerySet:
         cards = cards.filter(onset_date__gte=start, onset_date__lte=end)
         day = F("onset_date")
     else:
-        since, until = local_bounds(start, end)
+        since, until = day_bounds(start, end)
         cards = cards.filter(diagnosed_at__gte=since, diagnosed_at__lt=until)
         day = TruncDate("diagnosed_at")
     return cards.values("classification", day=day).annotate(n=Count("id")).order_by()
@@ -297,7 +288,7 @@ def epicurve(
     for row in daily_counts(cards, by, start, end):
         cells[row["classification"]][(row["day"] - start).days] += row["n"]
     series = {kind: cells[kind] for kind in Classification.values if kind in cells}
-    since, until = local_bounds(start, end)
+    since, until = day_bounds(start, end)
     without_onset = cards.filter(
         onset_date__isnull=True, diagnosed_at__gte=since, diagnosed_at__lt=until
     ).count()

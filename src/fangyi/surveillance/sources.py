@@ -21,6 +21,7 @@ from fangyi.core.audit import acting_user, log_access, record_change
 from fangyi.core.crypto import keyed_hash
 from fangyi.core.models import AccessLog, Alert, ChangeLog, Duty
 from fangyi.core.rules import RuleError
+from fangyi.core.timeliness import day_bounds
 from fangyi.geo.models import Organisation
 from fangyi.measures.models import Symptom
 from fangyi.measures.services import FEVER_FROM
@@ -146,10 +147,10 @@ def _report_tasks(pharmacy: Organisation, sales: list[PharmacySale], now: dateti
     for sale in sales:
         first[sale.day] = min(first.get(sale.day, sale.sold_at), sale.sold_at)
     for day, sold_at in first.items():
-        start = timezone.make_aware(datetime.combine(day, datetime.min.time()))
+        start, end = day_bounds(day, day)
         if (
             deadlines.tasks_of(pharmacy, Duty.REPORT_SALES)
-            .filter(started_at__gte=start, started_at__lt=start + timedelta(days=1))
+            .filter(started_at__gte=start, started_at__lt=end)
             .exists()
         ):
             continue
