@@ -53,7 +53,9 @@ CODES_PAGE_SIZE = 20
 
 
 def community_token(community: Region) -> str:
-    return signing.dumps(community.pk, salt=TOKEN_SALT)
+    """The same token for a community every time (no timestamp in it): a code printed
+    today and one printed next month are the same link."""
+    return signing.Signer(salt=TOKEN_SALT).sign(str(community.pk))
 
 
 def community_path(community: Region) -> str:
@@ -63,7 +65,7 @@ def community_path(community: Region) -> str:
 def community_of(token: str) -> Region | None:
     """The community a genuine token names, else None. Printed codes do not expire."""
     try:
-        pk = int(signing.loads(token, salt=TOKEN_SALT))
+        pk = int(signing.Signer(salt=TOKEN_SALT).unsign(token))
     except (signing.BadSignature, ValueError, TypeError):
         return None
     return Region.objects.filter(pk=pk, level=Region.Level.VILLAGE).first()
