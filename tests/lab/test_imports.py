@@ -1,11 +1,14 @@
 """Reading labs' result files: the mapping, the values people write, and every bad line
 reported with the file's own column name; nothing stored from a file with a bad line."""
 
+import gc
 from datetime import timedelta
 
+import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from fangyi.core.tabular import ImportFileError, collection_paused
 from fangyi.lab import imports
 from fangyi.lab.models import ColumnMapping, ResultImport, Sample
 
@@ -91,3 +94,17 @@ def test_a_json_batch_follows_the_same_rules(lab, collect, residents):
     assert log.problems[0]["line"] == 2 and log.problems[0]["column"] == "barcode"
     log = imports.import_batch(None, lab, items[:1])
     assert log.stored == 1 and Sample.objects.get(pk=tube.pk).ct_values == {"N": 33.3}
+
+
+def test_reading_leaves_the_garbage_collector_on_even_when_the_file_is_refused():
+    """Reading pauses the collector for speed; it must come back on whatever happens."""
+    mapping = {"barcode": "样本编号", "result": "检测结果", "result_at": "报告时间"}
+    imports.parse_file(csv_file([f"T1,阴性,{when()},,,,\n"]), mapping)
+    assert gc.isenabled()
+    with pytest.raises(ImportFileError):
+        imports.parse_file(csv_file([]), mapping)  # no data lines
+    assert gc.isenabled()
+    with pytest.raises(ValueError), collection_paused():
+        assert not gc.isenabled()
+        raise ValueError
+    assert gc.isenabled()

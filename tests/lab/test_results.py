@@ -92,6 +92,30 @@ def test_one_bad_row_commits_nothing_and_names_the_row(lab, collect, result_row,
     assert not Sample.objects.filter(pk__in=[t.pk for t in tubes], result__isnull=False).exists()
 
 
+def test_a_batch_sent_in_several_chunks_stores_every_row(
+    lab, collect, result_row, free, monkeypatch
+):
+    """The batch reaches PostgreSQL in chunks: none is lost or sent twice at their edges."""
+    monkeypatch.setattr(services, "_COPY_CHUNK", 2)
+    people = free("grid_a1", 5)
+    tubes = [collect([p]) for p in people]
+    rows = [
+        result_row(t, "invalid" if n == 4 else "negative", line=n)
+        for n, t in enumerate(tubes, start=2)
+    ]
+    log = stored(lab, rows)
+    assert (log.outcome, log.stored, log.unchanged) == (ResultImport.Outcome.SAVED, 5, 0)
+    results = dict(Sample.objects.filter(pk__in=[t.pk for t in tubes]).values_list("pk", "result"))
+    assert [results[t.pk] for t in tubes] == [
+        "negative",
+        "negative",
+        "invalid",
+        "negative",
+        "negative",
+    ]
+    assert stored(lab, rows).unchanged == 5
+
+
 def test_result_before_collection_conflict_and_repeat_are_rejected(lab, collect, result_row, free):
     people = free("grid_a1", 3)
     tubes = [collect([p], hours_ago=3) for p in people]

@@ -23,6 +23,7 @@ from fangyi.core.tabular import (
     ImportFileError,
     choices_by_label,
     clean_cell,
+    collection_paused,
     heading,
     parse_moment,
     spreadsheet_lines,
@@ -141,14 +142,15 @@ def parse_file(upload, mapping: dict) -> ParsedFile:
     columns = {key: index[text] for key, text in mapping.items() if text}
     parsed = ParsedFile(headings=[h for h in headings if h], sha256=digest)
     reader = RowReader(columns)
-    for line, cells in lines:
-        row = reader.read(line, cells)
-        if row is None:
-            continue
-        if isinstance(row, ResultRow):
-            parsed.rows.append(row)
-        else:
-            parsed.problems.extend(row)
+    with collection_paused():
+        for line, cells in lines:
+            row = reader.read(line, cells)
+            if row is None:
+                continue
+            if isinstance(row, ResultRow):
+                parsed.rows.append(row)
+            else:
+                parsed.problems.extend(row)
     if not parsed.rows and not parsed.problems:
         raise ImportFileError(_("文件中没有数据行。"))
     return parsed
@@ -160,8 +162,10 @@ def _mapped_headings(mapping: dict) -> list[str]:
 
 class RowReader:
     """Reads result lines fast: the columns, the value tables, the time zone and the clock
-    are looked up once per file, and the usual cell (an ISO time, a known word) takes the
-    shortest path. Problems name the field key; the caller names the columns."""
+    are looked up once per file, the usual cell (a plain barcode, a known word, an ISO time)
+    takes the shortest path, and each distinct time text is converted once (a lab's machine
+    gives a plate's results the same time). Problems name the field key; the caller names
+    the columns."""
 
     def __init__(self, columns: dict[str, int]):
         self.barcode = columns["barcode"]
@@ -175,18 +179,23 @@ class RowReader:
         self.methods = method_values()
         self.zone = timezone.get_current_timezone()
         self.latest = timezone.now() + _CLOCK_SLACK
+        self.moments: dict[str, datetime | None] = {}
 
     def read(self, line: int, cells: list) -> ResultRow | list[Problem] | None:
         """A row, its problems, or None for a blank line."""
         if len(cells) < self.width:
             cells = list(cells) + [""] * (self.width - len(cells))
-        if not any(cell not in (None, "") for cell in cells):
+        barcode = cells[self.barcode]
+        if barcode in ("", None) and all(cell in ("", None) for cell in cells):
             return None
         problems = []
-        barcode = normalise_barcode(cells[self.barcode])
-        if not barcode:
-            problems.append(Problem(line, "barcode", str(_("缺少样本条码"))))
-        result = self.results.get(_text(cells[self.result]).lower())
+        if isinstance(barcode, str) and barcode.isalnum():
+            barcode = barcode.upper()  # as scanned: nothing to take out
+        else:
+            barcode = normalise_barcode(barcode)
+            if not barcode:
+                problems.append(Problem(line, "barcode", str(_("缺少样本条码"))))
+        result = _word(self.results, cells[self.result])
         if result is None:
             problems.append(Problem(line, "result", str(_("结果应为阴性、阳性或无效"))))
         result_at = self.moment(cells[self.result_at])
@@ -198,13 +207,13 @@ class RowReader:
             problems.append(Problem(line, "result_at", str(_("结果时间晚于当前时间"))))
         method = ""
         if self.method is not None:
-            method = self.methods.get(_text(cells[self.method]).lower())
+            method = _word(self.methods, cells[self.method])
             if method is None:
                 problems.append(Problem(line, "method", str(_("无法识别的检测方法"))))
         ct_values = {}
         for key, gene, i in self.genes:
             value = cells[i]
-            if value in ("", None):
+            if value == "" or value is None:
                 continue
             try:
                 number = float(value)
@@ -220,15 +229,26 @@ class RowReader:
         return ResultRow(line, barcode, result, result_at, ct_values, method, reviewer)
 
     def moment(self, value) -> datetime | None:
-        if isinstance(value, str):
-            try:
-                moment = datetime.fromisoformat(value.strip())
-            except ValueError:
-                return parse_moment(value) if value.strip() else None
-            return moment if moment.tzinfo else moment.replace(tzinfo=self.zone)
-        if value is None:
-            return None
-        return parse_moment(value)
+        if not isinstance(value, str):
+            return None if value is None else parse_moment(value)
+        try:
+            return self.moments[value]
+        except KeyError:
+            moment = self.moments[value] = self._moment_of_text(value)
+            return moment
+
+    def _moment_of_text(self, value: str) -> datetime | None:
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return parse_moment(value) if value.strip() else None
+        return moment if moment.tzinfo else moment.replace(tzinfo=self.zone)
+
+
+def _word(values: dict[str, str], cell) -> str | None:
+    """The code a cell's word stands for (the cell as it is first: the usual case)."""
+    code = values.get(cell) if isinstance(cell, str) else None
+    return code if code is not None else values.get(_text(cell).lower())
 
 
 def _text(value) -> str:

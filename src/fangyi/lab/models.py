@@ -310,9 +310,9 @@ class Sample(models.Model):
         verbose_name_plural = _("样本")
         ordering = ["-collected_at", "-id"]
         indexes = [
-            # Few indexes: each is written again for every tube a result batch fills.
+            # Few indexes: each is written again for every tube a result batch fills (a
+            # batch finds its own tubes from its scratch table, not by an index).
             models.Index(fields=["result_at"], name="sample_result_at"),
-            models.Index(fields=["result_import", "result"], name="sample_batch_result"),
             models.Index(
                 fields=["due_at"], name="sample_pending_due", condition=Q(result__isnull=True)
             ),

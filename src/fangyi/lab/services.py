@@ -284,6 +284,8 @@ class BatchRejected(Exception):
 
 # Columns of the scratch table a batch is loaded into.
 _BATCH_COLUMNS = ("line", "barcode", "result", "result_at", "ct_values", "method", "reviewer")
+# Rows of a batch sent to the server at a time (about 1 MiB).
+_COPY_CHUNK = 16384
 
 
 def store_results(
@@ -392,12 +394,13 @@ def _store(log: ResultImport, rows: list[ResultRow], problems: list[Problem]) ->
             [now, log.uploaded_by_id, log.pk, log.lab_id],
         )
         log.stored = cursor.rowcount
-        # Rows another batch filled meanwhile: the same result is fine, a different one is not.
-        problems = _conflicts(cursor)
-        if problems:
+        # Rows another batch filled meanwhile (after the check above): the same result is
+        # fine, a different one is not. When every row was stored there are none.
+        if log.stored < len(rows) and (problems := _conflicts(cursor)):
             raise BatchRejected(problems)
+        notable_ids = _notable_tubes(cursor, log)
     log.unchanged = len(rows) - log.stored
-    log.positives = _follow_up(log)
+    log.positives = _follow_up(log, notable_ids)
 
 
 def _load_batch(cursor, rows: list[ResultRow]) -> None:
@@ -414,28 +417,28 @@ def _load_batch(cursor, rows: list[ResultRow]) -> None:
             ) ON COMMIT DROP
             """
         )
+        # Sent in chunks as they are written, so that the server parses one chunk while the
+        # next is written. A file's rows share few distinct times (a plate's results carry
+        # one): each is written out once.
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        for r in rows:
-            writer.writerow(
-                (
-                    r.line,
-                    r.barcode,
-                    r.result,
-                    r.result_at.isoformat(),
-                    _ct_json(r.ct_values),
-                    r.method,
-                    r.reviewer,
-                )
-            )
-        buffer.seek(0)
+        write = csv.writer(buffer).writerow
+        times: dict[datetime, str] = {}
         with cursor.cursor.copy(
             f"COPY lab_batch ({', '.join(_BATCH_COLUMNS)}) FROM STDIN"
             " WITH (FORMAT csv, FORCE_NOT_NULL (method, reviewer))"
         ) as copy:
-            while data := buffer.read(1 << 20):
-                copy.write(data)
-        cursor.execute("CREATE INDEX ON lab_batch (barcode)")
+            for start in range(0, len(rows), _COPY_CHUNK):
+                for r in rows[start : start + _COPY_CHUNK]:
+                    at = times.get(r.result_at)
+                    if at is None:
+                        at = times[r.result_at] = r.result_at.isoformat()
+                    ct = _ct_json(r.ct_values)
+                    write((r.line, r.barcode, r.result, at, ct, r.method, r.reviewer))
+                copy.write(buffer.getvalue())
+                buffer.seek(0)
+                buffer.truncate()
+        # No index: a large batch is hash-joined to the tubes, a small one looked up by the
+        # tubes' barcode index; the statistics choose between the two.
         cursor.execute("ANALYZE lab_batch")
     else:
         cursor.execute("DROP TABLE IF EXISTS temp.lab_batch")
@@ -522,10 +525,24 @@ def _conflicts(cursor) -> list[Problem]:
     return [_conflict(line, stored) for line, stored in cursor.fetchall()]
 
 
-def _follow_up(log: ResultImport) -> int:
+def _notable_tubes(cursor, log: ResultImport) -> list[int]:
+    """Ids of the tubes this batch filled with anything but a negative: the few that set
+    something off, found from the batch (the tubes have no index on their result, which every
+    tube of a batch would otherwise write again)."""
+    cursor.execute(
+        """
+        SELECT s.id FROM lab_batch b JOIN lab_sample s ON s.barcode = b.barcode
+        WHERE b.result <> %s AND s.result_import_id = %s
+        """,
+        [Result.NEGATIVE, log.pk],
+    )
+    return [pk for (pk,) in cursor.fetchall()]
+
+
+def _follow_up(log: ResultImport, notable_ids: list[int]) -> int:
     """What the tubes this batch filled set off; returns how many were positive."""
-    fresh = Sample.objects.filter(result_import=log)
-    _set_member_statuses(log, fresh)
+    notable = Sample.objects.filter(pk__in=notable_ids)
+    _set_member_statuses(log, notable)
     # Late-result duties are few: look them up and keep those of this batch's tubes.
     late = dict(
         Task.objects.filter(
@@ -535,12 +552,14 @@ def _follow_up(log: ResultImport) -> int:
         ).values_list("object_id", "pk")
     )
     if late:
-        answered = fresh.filter(pk__in=list(late)).values_list("pk", flat=True)
+        answered = Sample.objects.filter(pk__in=list(late), result_import=log).values_list(
+            "pk", flat=True
+        )
         Task.objects.filter(pk__in=[late[pk] for pk in answered]).update(
             status=Task.Status.DONE, done_at=timezone.now()
         )
     invalid = list(
-        fresh.filter(result=Result.INVALID).select_related("region", "collecting_organisation")
+        notable.filter(result=Result.INVALID).select_related("region", "collecting_organisation")
     )
     Task.objects.bulk_create(
         deadlines.new_task(
@@ -554,7 +573,7 @@ def _follow_up(log: ResultImport) -> int:
         for sample in invalid
     )
     _fill_measure_tests(log.uploaded_by, log)
-    positives = list(fresh.filter(result=Result.POSITIVE).select_related("region", "place"))
+    positives = list(notable.filter(result=Result.POSITIVE).select_related("region", "place"))
     for sample in positives:
         if sample.place_id is not None:
             _environment_positive(sample)
@@ -565,14 +584,14 @@ def _follow_up(log: ResultImport) -> int:
     return len(positives)
 
 
-def _set_member_statuses(log: ResultImport, fresh) -> None:
+def _set_member_statuses(log: ResultImport, notable) -> None:
     """Members whose outcome is not the tube's negative (Examinee docstring): positive and
     invalid tubes' members, and pool members whose single re-test has come back. Every query
     starts from the few rows concerned, never from the batch's million."""
     tubes = {
-        Examinee.Status.POSITIVE: fresh.filter(result=Result.POSITIVE, pool_size=1),
-        Examinee.Status.POOL_POSITIVE: fresh.filter(result=Result.POSITIVE, pool_size__gt=1),
-        Examinee.Status.INVALID: fresh.filter(result=Result.INVALID),
+        Examinee.Status.POSITIVE: notable.filter(result=Result.POSITIVE, pool_size=1),
+        Examinee.Status.POOL_POSITIVE: notable.filter(result=Result.POSITIVE, pool_size__gt=1),
+        Examinee.Status.INVALID: notable.filter(result=Result.INVALID),
     }
     for status, samples in tubes.items():
         ids = list(samples.values_list("pk", flat=True))
