@@ -353,6 +353,30 @@ def test_throughput_counts_as_the_service_does(users, screening, community, coll
         )
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner statistics")
+def test_throughput_query_uses_the_expression_its_statistics_are_kept_on(
+    users, screening, community
+):
+    """PostgreSQL plans the per-site hourly count in parallel only with statistics on its
+    hour expression, which it matches by the expression's text (migration lab 0004)."""
+    from fangyi.lab import coverage
+
+    round_, _site = screening(community)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_statisticsobjdef_expressions(oid) FROM pg_statistic_ext"
+            " WHERE stxname = 'target_site_hour'"
+        )
+        (expressions,) = cursor.fetchone()
+    with CaptureQueriesContext(connection) as queries:
+        coverage.throughput_by_site(round_, users["cdc_epi"])
+    counting = next(q["sql"] for q in queries.captured_queries if "DATE_TRUNC" in q["sql"])
+    assert expressions == ["date_trunc('hour'::text, (tested_at AT TIME ZONE 'UTC'::text))"]
+    assert (
+        "DATE_TRUNC('hour', \"lab_screeningtarget\".\"tested_at\" AT TIME ZONE 'UTC')" in counting
+    )
+
+
 def test_untested_list_query_count_does_not_grow(users, client_for, screening, community, collect):
     round_, site = screening(community)
     client = client_for("street_a")
