@@ -8,8 +8,8 @@ from django.utils import timezone
 from fangyi.accounts.services import create_api_token
 from fangyi.cases.models import CaseReport
 from fangyi.core.models import Alert
-from fangyi.lab.api import in_english
 from fangyi.lab.models import ResultImport, Sample
+from fangyi.lab.services import problem_reason
 
 RESULTS = "/api/lab/results"
 
@@ -87,15 +87,17 @@ def test_posting_again_changes_nothing_and_a_conflict_is_refused(client_for, col
         "result",
         "与已入库结果（阳性）不一致",
     )
-    # A reason with values in it has no catalogue entry: its English is the Chinese text.
-    assert row["reason_en"] == row["reason"]
+    assert row["reason_en"] == "Conflicts with the stored result (Positive)"
     assert CaseReport.objects.filter(person=tube.examinees.get().person).count() == 1
     assert Alert.objects.count() - alerts == raised
     assert Sample.objects.get(pk=tube.pk).result == "positive"
 
 
-def test_reason_en_comes_from_the_catalogue():
-    assert in_english("只支持 .xlsx 或 .csv 文件。") == "Only .xlsx or .csv files are supported."
+def test_reasons_stored_in_chinese_only_are_translated_by_the_catalogue():
+    """Imports stored before both languages were kept."""
+    stored = {"line": 2, "column": "result", "reason": "结果应为阴性、阳性或无效"}
+    assert problem_reason(stored, "en") == "The result must be negative, positive or invalid"
+    assert problem_reason(stored, "zh-hans") == "结果应为阴性、阳性或无效"
 
 
 def test_batches_are_limited_to_ten_thousand_items(client_for, collect, free):

@@ -162,6 +162,19 @@ def test_one_bad_row_commits_nothing_and_the_report_names_it(
     ]
 
 
+def test_rejected_rows_read_in_english_with_their_values(
+    client_for, lab, remembered, collect, free
+):
+    client = client_for("lab_staff")
+    tube = collect(free("grid_a1"))
+    log = imported(post_file(client, csv_upload([line(tube), line(tube)])))
+    assert log.outcome == "rejected"
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    page = client.get(f"/lab/import/{log.pk}/").content.decode()
+    assert "Barcode repeats line 2" in page
+    assert "条码与第" not in page
+
+
 def test_gbk_csv_as_excel_saves_it_is_read(client_for, lab, remembered, collect, free):
     tube = collect(free("grid_a1"))
     upload = csv_upload([line(tube, "阴性")], encoding="gbk")

@@ -88,7 +88,14 @@ def test_one_bad_row_commits_nothing_and_names_the_row(lab, collect, result_row,
     rows[1].barcode = "NOSUCH0001"
     log = stored(lab, rows)
     assert log.outcome == ResultImport.Outcome.REJECTED
-    assert log.problems == [{"line": 3, "column": "barcode", "reason": "条码不存在（未登记采样）"}]
+    assert log.problems == [
+        {
+            "line": 3,
+            "column": "barcode",
+            "reason": "条码不存在（未登记采样）",
+            "reason_en": "Barcode not found (sampling not registered)",
+        }
+    ]
     assert not Sample.objects.filter(pk__in=[t.pk for t in tubes], result__isnull=False).exists()
 
 

@@ -3,17 +3,14 @@ systems register tubes, and a tube can be looked up by its barcode. Scoped like 
 the same readers and services act, so a batch follows the same rules as a file: all of it
 is stored or none, and posting it again changes nothing.
 
-Rejected rows carry `reason` (Chinese, as stored with the import) and `reason_en`: the
-English of the same message from the catalogue. A reason with values in it (a repeated
-barcode's first line, the stored result it conflicts with) has no catalogue entry of its
-own, so its `reason_en` is the Chinese text."""
+Rejected rows carry `reason` (Chinese) and `reason_en` (English), both stored with the
+import (`services.problem_reason`)."""
 
 from datetime import datetime
 
 from django.conf import settings
 from django.http import Http404
 from django.utils import timezone, translation
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from ninja import Field, Router, Schema, Status
 
@@ -158,17 +155,12 @@ def import_out(log: ResultImport) -> dict:
             {
                 "line": problem["line"],
                 "column": problem["column"],
-                "reason": problem["reason"],
-                "reason_en": in_english(problem["reason"]),
+                "reason": services.problem_reason(problem, "zh-hans"),
+                "reason_en": services.problem_reason(problem, "en"),
             }
             for problem in log.problems
         ],
     }
-
-
-def in_english(reason: str) -> str:
-    with translation.override("en"):
-        return gettext(reason)
 
 
 # Tubes ------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from fangyi.lab.import_forms import (
     lab_of,
 )
 from fangyi.lab.models import ColumnMapping, ResultImport
+from fangyi.lab.services import problem_reason
 
 HISTORY_SIZE = 20
 # Rejected rows shown on the page; the report holds all of them.
@@ -204,7 +205,7 @@ def result_import_template(request):
 
 def problem_rows(log: ResultImport, limit: int | None = None) -> list[dict]:
     return [
-        {"line": p["line"], "column": column_label(p["column"]), "reason": _(p["reason"])}
+        {"line": p["line"], "column": column_label(p["column"]), "reason": problem_reason(p)}
         for p in log.problems[:limit]
     ]
 

@@ -194,22 +194,22 @@ class RowReader:
         else:
             barcode = normalise_barcode(barcode)
             if not barcode:
-                problems.append(Problem(line, "barcode", str(_("缺少样本条码"))))
+                problems.append(Problem(line, "barcode", _("缺少样本条码")))
         result = _word(self.results, cells[self.result])
         if result is None:
-            problems.append(Problem(line, "result", str(_("结果应为阴性、阳性或无效"))))
+            problems.append(Problem(line, "result", _("结果应为阴性、阳性或无效")))
         result_at = self.moment(cells[self.result_at])
         if result_at is None:
             problems.append(
-                Problem(line, "result_at", str(_("结果时间格式不正确（如 2022-04-01 08:30）")))
+                Problem(line, "result_at", _("结果时间格式不正确（如 2022-04-01 08:30）"))
             )
         elif result_at > self.latest:
-            problems.append(Problem(line, "result_at", str(_("结果时间晚于当前时间"))))
+            problems.append(Problem(line, "result_at", _("结果时间晚于当前时间")))
         method = ""
         if self.method is not None:
             method = _word(self.methods, cells[self.method])
             if method is None:
-                problems.append(Problem(line, "method", str(_("无法识别的检测方法"))))
+                problems.append(Problem(line, "method", _("无法识别的检测方法")))
         ct_values = {}
         for key, gene, i in self.genes:
             value = cells[i]
@@ -220,7 +220,7 @@ class RowReader:
             except (TypeError, ValueError):
                 number = -1.0
             if not CT_RANGE[0] <= number <= CT_RANGE[1]:
-                problems.append(Problem(line, key, str(_("Ct 值应为 0–50 之间的数字"))))
+                problems.append(Problem(line, key, _("Ct 值应为 0–50 之间的数字")))
             else:
                 ct_values[gene] = number
         if problems:
@@ -290,7 +290,7 @@ def import_batch(actor, lab: Organisation, items: list[dict]) -> ResultImport:
         if isinstance(row, ResultRow):
             rows.append(row)
         elif row is None:
-            problems.append(Problem(number, "barcode", str(_("缺少样本条码"))))
+            problems.append(Problem(number, "barcode", _("缺少样本条码")))
         else:
             problems.extend(row)
     return store_results(actor, lab, rows, problems=problems, source="api")

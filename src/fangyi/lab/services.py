@@ -26,7 +26,8 @@ from datetime import date, datetime, timedelta
 from django.contrib.contenttypes.models import ContentType
 from django.db import OperationalError, connection, transaction
 from django.db.models import Count, Max, Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from fangyi.core import deadlines
@@ -270,10 +271,34 @@ class ResultRow:
 class Problem:
     line: int
     column: str
-    reason: str
+    reason: Promise  # a lazy message, its values in it (lazy_format)
 
     def as_dict(self) -> dict:
-        return {"line": self.line, "column": self.column, "reason": self.reason}
+        """As stored with the import: the reason in Chinese and in English."""
+        return {
+            "line": self.line,
+            "column": self.column,
+            "reason": _in_language(self.reason, "zh-hans"),
+            "reason_en": _in_language(self.reason, "en"),
+        }
+
+
+def _in_language(message: Promise, language: str) -> str:
+    with translation.override(language):
+        return str(message)
+
+
+def problem_reason(problem: dict, language: str | None = None) -> str:
+    """A stored problem's reason in the language asked for (the active one by default).
+    Imports stored before the English was kept have the Chinese only: it goes through the
+    catalogue, which knows every reason without values in it."""
+    language = language or translation.get_language() or "zh-hans"
+    if language.startswith("en"):
+        if "reason_en" in problem:
+            return problem["reason_en"]
+        with translation.override("en"):
+            return translation.gettext(problem["reason"])
+    return problem["reason"]
 
 
 class BatchRejected(Exception):
@@ -362,7 +387,7 @@ def _repeats(rows: list[ResultRow]) -> list[Problem]:
                 Problem(
                     row.line,
                     "barcode",
-                    str(lazy_format(_("条码与第 %(line)d 行重复"), line=line)),
+                    lazy_format(_("条码与第 %(line)d 行重复"), line=line),
                 )
             )
     return problems
@@ -496,12 +521,12 @@ def _check_batch(cursor, lab_id: int) -> list[Problem]:
     problems = []
     for line, sample_id, before, other_lab, stored, result in cursor.fetchall():
         if sample_id is None:
-            problems.append(Problem(line, "barcode", str(_("条码不存在（未登记采样）"))))
+            problems.append(Problem(line, "barcode", _("条码不存在（未登记采样）")))
             continue
         if before:
-            problems.append(Problem(line, "result_at", str(_("结果时间早于采样时间"))))
+            problems.append(Problem(line, "result_at", _("结果时间早于采样时间")))
         if other_lab is not None and other_lab != lab_id:
-            problems.append(Problem(line, "barcode", str(_("该样本送检的是其他实验室"))))
+            problems.append(Problem(line, "barcode", _("该样本送检的是其他实验室")))
         if stored is not None and stored != result:
             problems.append(_conflict(line, stored))
     return problems
@@ -511,7 +536,7 @@ def _conflict(line: int, stored: str) -> Problem:
     return Problem(
         line,
         "result",
-        str(lazy_format(_("与已入库结果（%(stored)s）不一致"), stored=Result(stored).label)),
+        lazy_format(_("与已入库结果（%(stored)s）不一致"), stored=Result(stored).label),
     )
 
 
@@ -770,7 +795,7 @@ def record_result(actor, sample: Sample, **values) -> ResultImport:
     log = store_results(actor, lab, [row], source="form")
     if log.outcome == ResultImport.Outcome.REJECTED:
         problem = log.problems[0]
-        raise LabRuleError(problem["reason"], field=problem["column"], code="rejected")
+        raise LabRuleError(problem_reason(problem), field=problem["column"], code="rejected")
     return log
 
 
