@@ -294,10 +294,7 @@ def problem_reason(problem: dict, language: str | None = None) -> str:
     catalogue, which knows every reason without values in it."""
     language = language or translation.get_language() or "zh-hans"
     if language.startswith("en"):
-        if "reason_en" in problem:
-            return problem["reason_en"]
-        with translation.override("en"):
-            return translation.gettext(problem["reason"])
+        return problem.get("reason_en") or _in_language(_(problem["reason"]), "en")
     return problem["reason"]
 
 
