@@ -76,5 +76,10 @@ def problems_report(request, key: str, filename: str) -> HttpResponse:
     problems = request.session.get(key)
     if not problems:
         raise Http404
+    return problems_workbook(problems, filename)
+
+
+def problems_workbook(problems: list[dict], filename: str) -> HttpResponse:
+    """Rejected rows (line, column, reason) as an Excel file."""
     rows = [[p["line"], p["column"], p["reason"]] for p in problems]
     return xlsx_response(_("拒收行"), REPORT_COLUMNS, rows, filename=filename)

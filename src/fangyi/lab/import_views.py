@@ -15,7 +15,6 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import messages
 from django.core.files import File
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone, translation
@@ -24,7 +23,8 @@ from django.utils.translation import gettext_lazy
 
 from fangyi.accounts.roles import Capability
 from fangyi.core.access import get_visible_or_404, require_capability
-from fangyi.core.excel import logged_xlsx_response, refuse_oversized_export, xlsx_response
+from fangyi.core.excel import logged_xlsx_response, refuse_oversized_export
+from fangyi.core.import_pages import csv_template, problems_workbook
 from fangyi.core.paging import paginate
 from fangyi.core.tabular import ImportFileError
 from fangyi.core.timefmt import local_minute
@@ -196,11 +196,7 @@ def template_headings() -> list[str]:
 def result_import_template(request):
     """An empty result file with the headings the import recognises without asking."""
     require_capability(request.user, Capability.RECORD_RESULTS)
-    # With a byte-order mark: Excel in China opens a UTF-8 file without one as GBK.
-    response = HttpResponse("\ufeff" + ",".join(template_headings()) + "\r\n")
-    response["Content-Type"] = "text/csv; charset=utf-8"
-    response["Content-Disposition"] = 'attachment; filename="result-import-template.csv"'
-    return response
+    return csv_template(template_headings(), "result-import-template.csv")
 
 
 def problem_rows(log: ResultImport, limit: int | None = None) -> list[dict]:
@@ -222,17 +218,11 @@ def result_import_detail(request, pk: int):
     return render(request, "lab/import_detail.html", context)
 
 
-REPORT_COLUMNS = [gettext_lazy("行号"), gettext_lazy("列"), gettext_lazy("原因")]
-
-
 def result_import_report(request, pk: int):
     """The rejected rows (line, column, reason) for the lab to correct its file."""
     require_capability(request.user, Capability.VIEW_LAB)
     log = get_visible_or_404(ResultImport, request.user, pk=pk)
-    rows = [[p["line"], p["column"], p["reason"]] for p in problem_rows(log)]
-    return xlsx_response(
-        _("拒收行"), REPORT_COLUMNS, rows, filename=f"result-import-{log.pk}-rejected.xlsx"
-    )
+    return problems_workbook(problem_rows(log), f"result-import-{log.pk}-rejected.xlsx")
 
 
 # Turnaround -------------------------------------------------------------------------------
