@@ -136,6 +136,13 @@ def under_control_on(day: date) -> Q:
     )
 
 
+def person_cells(number: int, person, day: date) -> list:
+    """The first columns of every daily table: 序号, 姓名, 性别, 年龄 (on the day; blank
+    when the birth date is unknown)."""
+    age = person.age(day) if person.birth_date else ""
+    return [number, person.name, person.get_sex_display(), age]
+
+
 def _yes_no(value: bool) -> str:
     return _("是") if value else _("否")
 
@@ -189,10 +196,7 @@ def monitoring_table(user, community: Region, day: date) -> DailyTable:
                 % {"done": len(day_readings), "due": measure.checks_per_day},
             )
         cells = [
-            number,
-            person.name,
-            person.get_sex_display(),
-            person.age(day) if person.birth_date else "",
+            *person_cells(number, person, day),
             person.phone_masked,
             place_of(measure),
             measure.get_type_display(),
@@ -245,10 +249,7 @@ def release_table(user, community: Region, day: date) -> DailyTable:
         rows.append(
             Row(
                 [
-                    number,
-                    person.name,
-                    person.get_sex_display(),
-                    person.age(day) if person.birth_date else "",
+                    *person_cells(number, person, day),
                     person.id_number_masked,
                     measure.get_type_display(),
                     place_of(measure),

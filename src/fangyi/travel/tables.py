@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from fangyi.geo.models import Region
 from fangyi.measures.models import symptom_labels
-from fangyi.measures.tables import DailyTable, Row, _filling_unit
+from fangyi.measures.tables import DailyTable, Row, _filling_unit, person_cells
 from fangyi.travel.models import Arrival, MatchRule
 from fangyi.travel.services import outcome_text, unwell
 
@@ -62,10 +62,7 @@ def screening_table(user, community: Region, day: date) -> DailyTable:
         rows.append(
             Row(
                 [
-                    number,
-                    person.name,
-                    person.get_sex_display(),
-                    person.age(day) if person.birth_date else "",
+                    *person_cells(number, person, day),
                     person.id_number_masked,
                     person.phone_masked,
                     arrival.origin,
